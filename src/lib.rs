@@ -1,0 +1,41 @@
+//! leaktap: finds personal information (PI) leaving test phones in mirror-port traffic
+//! and turns it into evidence for PIPL cases.
+//!
+//! The pipeline runs one way:
+//!
+//! ```text
+//! capture → decode → flow → reassembly → proto → (detect) → record → output
+//!                                           ↑
+//!                                   session (which phone, which consent phase)
+//! ```
+//!
+//! - [`capture`]: frames and their capture timestamps from pcap/pcapng files (libpcap).
+//! - [`decode`]: borrowed views of link, tunnel, IP and TCP/UDP headers; IP defragmentation.
+//! - [`flow`]: the bidirectional flow table, orientation, timeouts, Community ID.
+//! - [`reassembly`]: per-direction TCP stream reassembly with gap and overlap policy.
+//! - [`proto`]: protocol probing and the HTTP/1.x, DNS, TLS and QUIC parsers.
+//! - [`session`]: test sessions (device, app, consent timeline) and their files.
+//! - [`pi`]: PI type ids, categories and identifier validators.
+//! - [`record`]: the record schema, canonical JSON and the hash chain.
+//! - [`pipeline`]: one worker wiring the stages together.
+//! - [`output`]: JSON Lines and table output, the run summary.
+//! - [`config`]: the configuration file and its validated runtime form.
+//! - [`synth`]: synthetic, checksum-correct traffic for tests, benchmarks and the demo.
+//!
+//! Below `capture`, time is always the packet timestamp, so replaying a file gives the
+//! same records every time.
+
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod config;
+pub mod decode;
+pub mod flow;
+pub mod output;
+pub mod pi;
+pub mod pipeline;
+pub mod proto;
+pub mod reassembly;
+pub mod record;
+pub mod session;
+pub mod synth;

@@ -1,0 +1,159 @@
+//! Where records go at the edge of an offline run: JSON Lines (sealed into the hash
+//! chain) or a table for people, plus the end-of-run summary.
+//!
+//! Takes: [`Record`]s in emission order and a [`Summary`]. Emits: text on a writer.
+//! Must not: print personal data unmasked (records arrive masked).
+
+use std::io::{self, Write};
+
+use crate::record::{Body, Chain, Record};
+
+mod summary;
+
+pub use summary::Summary;
+
+/// Output format of `leaktap analyze`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Jsonl,
+    Table,
+}
+
+/// Seals records into the chain and writes them in the chosen format.
+pub struct RecordWriter<W: Write> {
+    out: W,
+    format: Format,
+    chain: Chain,
+    written: u64,
+    header_done: bool,
+}
+
+impl<W: Write> RecordWriter<W> {
+    pub fn new(out: W, format: Format) -> Self {
+        RecordWriter {
+            out,
+            format,
+            chain: Chain::new(),
+            written: 0,
+            header_done: false,
+        }
+    }
+
+    pub fn write(&mut self, mut record: Record) -> io::Result<()> {
+        let line = self.chain.seal(&mut record);
+        self.written += 1;
+        match self.format {
+            Format::Jsonl => {
+                self.out.write_all(line.as_bytes())?;
+                self.out.write_all(b"\n")
+            }
+            Format::Table => {
+                if !self.header_done {
+                    self.header_done = true;
+                    writeln!(
+                        self.out,
+                        "{:<26} {:<11} {:<16} {:<45} {}",
+                        "时间 time (UTC+8)",
+                        "类型 type",
+                        "阶段 phase",
+                        "流 flow (device → peer)",
+                        "内容 detail"
+                    )?;
+                }
+                write_table_row(&mut self.out, &record)
+            }
+        }
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// Beijing time (UTC+8) with milliseconds: what lab staff read on their wall clocks.
+pub fn beijing_time(ts: crate::capture::Timestamp) -> String {
+    let shifted = crate::capture::Timestamp::from_micros(
+        ts.as_micros().saturating_add(8 * 3_600 * 1_000_000),
+    );
+    let s = shifted.to_rfc3339();
+    // "2026-03-02T17:00:40.123456Z" -> "2026-03-02 17:00:40.123"
+    let date = s.get(..10).unwrap_or("");
+    let time = s.get(11..23).unwrap_or("");
+    format!("{date} {time}")
+}
+
+fn write_table_row<W: Write>(out: &mut W, record: &Record) -> io::Result<()> {
+    let c = &record.common;
+    let flow = format!(
+        "{} {}:{} → {}:{}",
+        c.flow.proto, c.flow.src_ip, c.flow.src_port, c.flow.dst_ip, c.flow.dst_port
+    );
+    let detail = match &record.body {
+        Body::Http { http } => format!(
+            "{} {}{} → {}",
+            http.method,
+            http.host.as_deref().unwrap_or("-"),
+            http.uri,
+            http.status
+                .map_or_else(|| "-".to_string(), |s| s.to_string())
+        ),
+        Body::Dns { dns } => {
+            let answers: Vec<&str> = dns.answers.iter().map(|a| a.rdata.as_str()).collect();
+            if answers.is_empty() {
+                format!("{} {} {}", dns.kind, dns.rrtype, dns.query)
+            } else {
+                format!(
+                    "{} {} {} = {}",
+                    dns.kind,
+                    dns.rrtype,
+                    dns.query,
+                    answers.join(",")
+                )
+            }
+        }
+        Body::Tls { tls } => format!(
+            "sni={} {} alpn={} ja4={}",
+            tls.sni.as_deref().unwrap_or("-"),
+            tls.version.as_deref().unwrap_or("-"),
+            tls.alpn.join(","),
+            tls.ja4
+        ),
+        Body::Quic { quic } => format!(
+            "sni={} {} alpn={}",
+            quic.sni.as_deref().unwrap_or("-"),
+            quic.version,
+            quic.alpn.join(",")
+        ),
+        Body::Flow(f) => format!(
+            "{} pkts {}/{} bytes {}/{} {}{}",
+            f.state,
+            f.pkts_toserver,
+            f.pkts_toclient,
+            f.bytes_toserver,
+            f.bytes_toclient,
+            f.reason,
+            if f.anomalies.is_empty() {
+                String::new()
+            } else {
+                format!(" anomalies={}", f.anomalies.join(","))
+            }
+        ),
+    };
+    writeln!(
+        out,
+        "{:<26} {:<11} {:<16} {:<45} {}",
+        beijing_time(record.ts),
+        record.event_type.as_str(),
+        c.consent_phase,
+        flow,
+        detail
+    )
+}

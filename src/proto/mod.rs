@@ -1,0 +1,434 @@
+//! Application protocols: probing a flow's first bytes, dispatching its reassembled
+//! stream (TCP) or datagrams (UDP) to the right parser, and collecting what the parsers
+//! report as [`AppEvent`]s.
+//!
+//! Takes: reassembled chunks per direction and UDP payloads. Emits: owned events (HTTP
+//! requests and transactions, TLS/QUIC ClientHellos, DNS messages, anomalies) into a
+//! caller-owned vector. Limits: the probe buffer per direction, and each parser's own.
+//! Must not: see the flow table, sessions or the clock.
+
+pub mod dns;
+pub mod http;
+pub mod quic;
+pub mod tls;
+
+pub mod names;
+
+pub use names::{NameStats, ResolvedNames};
+
+use crate::flow::Direction;
+use crate::reassembly::Chunk;
+
+/// Bytes a direction may accumulate before its protocol must be decided. Long enough
+/// for the longest HTTP method plus a space and a TLS record header plus handshake type.
+pub const PROBE_BYTES: usize = 24;
+
+/// Application protocol of a flow (`app_proto` in records).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppProto {
+    Dns,
+    Http,
+    Http2,
+    Quic,
+    Tls,
+    #[default]
+    Unknown,
+}
+
+impl AppProto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppProto::Dns => "dns",
+            AppProto::Http => "http",
+            AppProto::Http2 => "http2",
+            AppProto::Quic => "quic",
+            AppProto::Tls => "tls",
+            AppProto::Unknown => "unknown",
+        }
+    }
+}
+
+/// Parser limits, one set per worker.
+#[derive(Clone, Debug, Default)]
+pub struct Limits {
+    pub http: http::Limits,
+    pub dns: dns::Limits,
+}
+
+/// What a parser reported, in the order it happened within one packet.
+#[derive(Debug)]
+pub enum AppEvent {
+    Dns {
+        dir: Direction,
+        message: Box<dns::Message>,
+    },
+    Http(http::Event),
+    Quic(quic::QuicEvent),
+    Tls(tls::TlsEvent),
+}
+
+/// Counters of probing and dispatch, and every parser anomaly by (protocol, kind).
+#[derive(Clone, Debug, Default)]
+pub struct ProtoStats {
+    /// (protocol, kind) → count. Kinds come from the parsers' fixed `as_str()` sets; a
+    /// key is allocated once, the first time a kind occurs.
+    pub anomalies: std::collections::BTreeMap<(&'static str, &'static str), u64>,
+    pub flows_http: u64,
+    pub flows_tls: u64,
+    pub flows_dns_tcp: u64,
+    pub flows_unknown: u64,
+    pub dns_messages: u64,
+    pub dns_invalid: u64,
+    pub http_requests: u64,
+    pub http_transactions: u64,
+    pub tls_client_hellos: u64,
+    pub quic_client_hellos: u64,
+}
+
+impl ProtoStats {
+    pub fn count(&mut self, protocol: &'static str, kind: &'static str) {
+        *self.anomalies.entry((protocol, kind)).or_insert(0) += 1;
+    }
+
+    /// Adds another worker's counters.
+    pub fn merge(&mut self, other: &ProtoStats) {
+        for (key, count) in &other.anomalies {
+            *self.anomalies.entry(*key).or_insert(0) += count;
+        }
+        self.flows_http += other.flows_http;
+        self.flows_tls += other.flows_tls;
+        self.flows_dns_tcp += other.flows_dns_tcp;
+        self.flows_unknown += other.flows_unknown;
+        self.dns_messages += other.dns_messages;
+        self.dns_invalid += other.dns_invalid;
+        self.http_requests += other.http_requests;
+        self.http_transactions += other.http_transactions;
+        self.tls_client_hellos += other.tls_client_hellos;
+        self.quic_client_hellos += other.quic_client_hellos;
+    }
+}
+
+/// Moves the HTTP parser's events into the flow's event list, counting anomalies.
+fn drain_http(
+    http_events: &mut Vec<http::Event>,
+    stats: &mut ProtoStats,
+    events: &mut Vec<AppEvent>,
+) {
+    for event in http_events.drain(..) {
+        if let http::Event::Anomaly(kind) = &event {
+            stats.count("http", kind.as_str());
+        }
+        events.push(AppEvent::Http(event));
+    }
+}
+
+/// Parses one DNS message, counting its anomalies or its error.
+fn dns_message(dir: Direction, bytes: &[u8], stats: &mut ProtoStats, events: &mut Vec<AppEvent>) {
+    match dns::parse_message(bytes) {
+        Ok(message) => {
+            stats.dns_messages += 1;
+            for anomaly in message.anomalies.iter() {
+                stats.count("dns", anomaly.as_str());
+            }
+            events.push(AppEvent::Dns {
+                dir,
+                message: Box::new(message),
+            });
+        }
+        Err(err) => {
+            stats.dns_invalid += 1;
+            stats.count("dns", err.as_str());
+        }
+    }
+}
+
+/// A direction's first bytes, kept until the protocol is decided.
+#[derive(Clone, Copy, Debug, Default)]
+struct ProbeBuf {
+    bytes: [u8; PROBE_BYTES],
+    len: usize,
+}
+
+impl ProbeBuf {
+    fn push<'a>(&mut self, data: &'a [u8]) -> &'a [u8] {
+        let room = PROBE_BYTES - self.len;
+        let take = room.min(data.len());
+        self.bytes[self.len..self.len + take].copy_from_slice(&data[..take]);
+        self.len += take;
+        &data[take..]
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == PROBE_BYTES
+    }
+}
+
+#[derive(Debug, Default)]
+enum TcpParser {
+    Dns(Box<dns::TcpState>),
+    Http(Box<http::HttpFlow>),
+    Opaque,
+    Tls(Box<tls::TlsFlow>),
+    #[default]
+    Undecided,
+}
+
+/// Protocol state of one TCP flow.
+#[derive(Debug, Default)]
+pub struct TcpApp {
+    parser: TcpParser,
+    probe: [ProbeBuf; 2],
+    /// Scratch for the HTTP parser's events; keeps its capacity across packets.
+    http_events: Vec<http::Event>,
+}
+
+impl TcpApp {
+    pub fn app_proto(&self) -> AppProto {
+        match self.parser {
+            TcpParser::Dns(_) => AppProto::Dns,
+            TcpParser::Http(_) => AppProto::Http,
+            TcpParser::Tls(_) => AppProto::Tls,
+            TcpParser::Opaque | TcpParser::Undecided => AppProto::Unknown,
+        }
+    }
+
+    /// Feeds one reassembled chunk of direction `dir`.
+    pub fn on_chunk(
+        &mut self,
+        dir: Direction,
+        chunk: Chunk<'_>,
+        server_port: u16,
+        limits: &Limits,
+        stats: &mut ProtoStats,
+        events: &mut Vec<AppEvent>,
+    ) {
+        match chunk {
+            Chunk::Data(data) => self.on_data(dir, data, server_port, limits, stats, events),
+            Chunk::Gap(len) => {
+                if matches!(self.parser, TcpParser::Undecided) {
+                    // The protocol cannot be recognised across a hole at its start.
+                    self.decide(dir, server_port, limits, stats, events, true);
+                }
+                match &mut self.parser {
+                    TcpParser::Http(h) => {
+                        h.on_gap(dir, len, &mut self.http_events);
+                        drain_http(&mut self.http_events, stats, events);
+                    }
+                    TcpParser::Tls(t) => t.on_gap(dir),
+                    TcpParser::Dns(d) => d.framer_mut(dir).on_gap(),
+                    TcpParser::Opaque | TcpParser::Undecided => {}
+                }
+            }
+            Chunk::Fin | Chunk::Rst => {
+                if matches!(self.parser, TcpParser::Undecided) {
+                    self.decide(dir, server_port, limits, stats, events, true);
+                }
+                if let TcpParser::Http(h) = &mut self.parser {
+                    h.on_close(dir, &mut self.http_events);
+                    drain_http(&mut self.http_events, stats, events);
+                }
+            }
+        }
+    }
+
+    /// The flow ended: flush what parsers hold for both directions.
+    pub fn on_flow_end(
+        &mut self,
+        server_port: u16,
+        limits: &Limits,
+        stats: &mut ProtoStats,
+        events: &mut Vec<AppEvent>,
+    ) {
+        if matches!(self.parser, TcpParser::Undecided) {
+            self.decide(
+                Direction::ToServer,
+                server_port,
+                limits,
+                stats,
+                events,
+                true,
+            );
+        }
+        if let TcpParser::Http(h) = &mut self.parser {
+            h.on_close(Direction::ToServer, &mut self.http_events);
+            h.on_close(Direction::ToClient, &mut self.http_events);
+            drain_http(&mut self.http_events, stats, events);
+        }
+        if let TcpParser::Tls(t) = &self.parser {
+            for anomaly in t.anomalies() {
+                stats.count("tls", anomaly.as_str());
+            }
+        }
+    }
+
+    fn on_data(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        server_port: u16,
+        limits: &Limits,
+        stats: &mut ProtoStats,
+        events: &mut Vec<AppEvent>,
+    ) {
+        let mut rest = data;
+        if matches!(self.parser, TcpParser::Undecided) {
+            rest = self.probe[dir.index()].push(data);
+            if !self.probe[dir.index()].is_full() && rest.is_empty() && !self.decisive(dir) {
+                return;
+            }
+            self.decide(dir, server_port, limits, stats, events, false);
+            if matches!(self.parser, TcpParser::Undecided) {
+                return;
+            }
+        }
+        self.feed(dir, rest, stats, events);
+    }
+
+    /// Enough bytes to decide before the probe buffer fills?
+    fn decisive(&self, dir: Direction) -> bool {
+        let seen = self.probe[dir.index()].as_slice();
+        seen.len() >= 16 || (dir == Direction::ToServer && seen.len() >= 6 && tls::probe(seen))
+    }
+
+    /// Chooses the parser from the probe buffers and replays them into it.
+    fn decide(
+        &mut self,
+        dir: Direction,
+        server_port: u16,
+        limits: &Limits,
+        stats: &mut ProtoStats,
+        events: &mut Vec<AppEvent>,
+        final_call: bool,
+    ) {
+        let client = self.probe[Direction::ToServer.index()];
+        let server = self.probe[Direction::ToClient.index()];
+        let c = client.as_slice();
+        let s = server.as_slice();
+        self.parser = if http::probe_request(c) || (c.is_empty() && http::probe_response(s)) {
+            stats.flows_http += 1;
+            TcpParser::Http(Box::new(http::HttpFlow::new(limits.http.clone())))
+        } else if tls::probe(c) {
+            stats.flows_tls += 1;
+            TcpParser::Tls(Box::default())
+        } else if server_port == 53 && !c.is_empty() {
+            stats.flows_dns_tcp += 1;
+            TcpParser::Dns(Box::default())
+        } else if dir == Direction::ToClient && c.is_empty() && !final_call && !server.is_full() {
+            // The server spoke first with something unknown: wait for the client.
+            TcpParser::Undecided
+        } else if c.is_empty() && !final_call {
+            TcpParser::Undecided
+        } else {
+            stats.flows_unknown += 1;
+            TcpParser::Opaque
+        };
+        if matches!(self.parser, TcpParser::Undecided) {
+            return;
+        }
+        // Replay the probed bytes, client first: a request precedes its response.
+        self.probe = [ProbeBuf::default(); 2];
+        self.feed(Direction::ToServer, c, stats, events);
+        self.feed(Direction::ToClient, s, stats, events);
+    }
+
+    fn feed(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        stats: &mut ProtoStats,
+        events: &mut Vec<AppEvent>,
+    ) {
+        if data.is_empty() {
+            return;
+        }
+        match &mut self.parser {
+            TcpParser::Http(h) => {
+                h.on_data(dir, data, &mut self.http_events);
+                drain_http(&mut self.http_events, stats, events);
+            }
+            TcpParser::Tls(t) => {
+                if let Some(event) = t.on_data(dir, data) {
+                    events.push(AppEvent::Tls(event));
+                }
+            }
+            TcpParser::Dns(d) => {
+                d.framer_mut(dir)
+                    .on_data(data, |msg: &[u8]| dns_message(dir, msg, stats, events));
+            }
+            TcpParser::Opaque | TcpParser::Undecided => {}
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+enum UdpParser {
+    Dns,
+    Opaque,
+    Quic(Box<quic::QuicFlow>),
+    #[default]
+    Undecided,
+}
+
+/// Protocol state of one UDP flow.
+#[derive(Debug, Default)]
+pub struct UdpApp {
+    parser: UdpParser,
+}
+
+/// Ports where DNS wire format is expected: DNS, mDNS (RFC 6762), LLMNR (RFC 4795).
+fn dns_port(port: u16) -> bool {
+    matches!(port, 53 | 5353 | 5355)
+}
+
+impl UdpApp {
+    pub fn app_proto(&self) -> AppProto {
+        match self.parser {
+            UdpParser::Dns => AppProto::Dns,
+            UdpParser::Quic(_) => AppProto::Quic,
+            UdpParser::Opaque | UdpParser::Undecided => AppProto::Unknown,
+        }
+    }
+
+    /// The flow ended: count what the QUIC parser saw go wrong.
+    pub fn on_flow_end(&mut self, stats: &mut ProtoStats) {
+        if let UdpParser::Quic(q) = &self.parser {
+            for anomaly in q.anomalies() {
+                stats.count("quic", anomaly.as_str());
+            }
+        }
+    }
+
+    pub fn on_datagram(
+        &mut self,
+        dir: Direction,
+        payload: &[u8],
+        client_port: u16,
+        server_port: u16,
+        stats: &mut ProtoStats,
+        events: &mut Vec<AppEvent>,
+    ) {
+        if matches!(self.parser, UdpParser::Undecided) {
+            if (dns_port(server_port) || dns_port(client_port)) && dns::probe_udp(payload) {
+                self.parser = UdpParser::Dns;
+            } else if quic::probe(payload) {
+                self.parser = UdpParser::Quic(Box::default());
+            } else if !payload.is_empty() {
+                self.parser = UdpParser::Opaque;
+            }
+        }
+        match &mut self.parser {
+            UdpParser::Dns => dns_message(dir, payload, stats, events),
+            UdpParser::Quic(q) => {
+                if let Some(event) = q.on_datagram(dir, payload) {
+                    events.push(AppEvent::Quic(event));
+                }
+            }
+            UdpParser::Opaque | UdpParser::Undecided => {}
+        }
+    }
+}

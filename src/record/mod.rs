@@ -1,0 +1,254 @@
+//! Records: the owned, serialisable facts leaktap reports (schema `leaktap/1`, see
+//! `alert-schema.md`), the canonical JSON they are hashed in, and the hash chain that
+//! links every record to the one before it.
+//!
+//! Takes: what the protocol layer and (later) detection found, with flow and session
+//! context. Emits: [`Record`] values and their JSON. Must not: hold unmasked personal data
+//! in a field the schema calls masked, or do I/O.
+
+mod chain;
+
+pub use chain::{hash_value, verify_line, Chain, GENESIS_HASH};
+
+use std::net::IpAddr;
+
+use serde::{Serialize, Serializer};
+
+use crate::capture::Timestamp;
+pub use crate::proto::AppProto;
+
+/// Schema tag written in every record.
+pub const SCHEMA: &str = "leaktap/1";
+
+/// The kind of a record (`event_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    Dns,
+    Finding,
+    Flow,
+    Http,
+    PiLeak,
+    Quic,
+    SdkContact,
+    Tls,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 8] = [
+        EventType::Dns,
+        EventType::Finding,
+        EventType::Flow,
+        EventType::Http,
+        EventType::PiLeak,
+        EventType::Quic,
+        EventType::SdkContact,
+        EventType::Tls,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Dns => "dns",
+            EventType::Finding => "finding",
+            EventType::Flow => "flow",
+            EventType::Http => "http",
+            EventType::PiLeak => "pi_leak",
+            EventType::Quic => "quic",
+            EventType::SdkContact => "sdk_contact",
+            EventType::Tls => "tls",
+        }
+    }
+}
+
+/// The flow 5-tuple oriented from the device (client).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FlowTuple {
+    pub src_ip: IpAddr,
+    pub src_port: u16,
+    pub dst_ip: IpAddr,
+    pub dst_port: u16,
+    pub proto: &'static str,
+}
+
+/// The session device as it appears in records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeviceRef {
+    pub name: String,
+    pub mac: Option<String>,
+    pub ip: Option<IpAddr>,
+}
+
+/// The app under test as it appears in records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AppRef {
+    pub name: String,
+    pub package: String,
+}
+
+/// A third-party SDK as it appears in records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SdkRef {
+    pub id: String,
+    pub name: String,
+    pub vendor: String,
+    pub category: String,
+}
+
+/// Fields common to every record except the chain fields.
+#[derive(Clone, Debug, Serialize)]
+pub struct Common {
+    pub session_id: Option<String>,
+    pub device: Option<DeviceRef>,
+    pub app: Option<AppRef>,
+    pub flow_id: u64,
+    pub community_id: String,
+    pub flow: FlowTuple,
+    pub app_proto: AppProto,
+    pub host: Option<String>,
+    pub sdk: Option<SdkRef>,
+    pub third_party: bool,
+    pub consent_phase: &'static str,
+}
+
+/// `http` protocol record: one request/response pair.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HttpFields {
+    pub method: String,
+    pub host: Option<String>,
+    pub uri: String,
+    pub status: Option<u16>,
+    pub user_agent: Option<String>,
+    pub content_type: Option<String>,
+    pub request_body_len: u64,
+    pub response_body_len: u64,
+    /// The connection switched to WebSocket after this exchange.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub websocket: bool,
+}
+
+/// One DNS answer as reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DnsAnswer {
+    pub rrname: String,
+    pub rrtype: String,
+    pub ttl: u32,
+    pub rdata: String,
+}
+
+/// `dns` protocol record: one message (query or response).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DnsFields {
+    /// `query` or `answer`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: u16,
+    pub query: String,
+    pub rrtype: String,
+    pub rcode: Option<String>,
+    pub answers: Vec<DnsAnswer>,
+}
+
+/// `tls` protocol record: one handshake seen from its ClientHello.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TlsFields {
+    pub sni: Option<String>,
+    pub version: Option<String>,
+    pub alpn: Vec<String>,
+    pub ja3: String,
+    pub ja3_hash: String,
+    pub ja4: String,
+    pub decrypted: bool,
+}
+
+/// `quic` protocol record: one connection's client Initial.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct QuicFields {
+    pub sni: Option<String>,
+    pub version: String,
+    pub alpn: Vec<String>,
+    pub ja4: String,
+}
+
+/// `flow` record: a summary when a flow ends.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FlowFields {
+    #[serde(serialize_with = "ser_ts")]
+    pub start: Timestamp,
+    #[serde(serialize_with = "ser_ts")]
+    pub end: Timestamp,
+    pub pkts_toserver: u64,
+    pub pkts_toclient: u64,
+    pub bytes_toserver: u64,
+    pub bytes_toclient: u64,
+    pub state: &'static str,
+    pub reason: &'static str,
+    pub anomalies: Vec<&'static str>,
+}
+
+/// What a record says beyond the common fields.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum Body {
+    Dns {
+        dns: DnsFields,
+    },
+    /// Flow summary fields sit at the top level of the record, as the schema says.
+    Flow(FlowFields),
+    Http {
+        http: HttpFields,
+    },
+    Quic {
+        quic: QuicFields,
+    },
+    Tls {
+        tls: TlsFields,
+    },
+}
+
+impl Body {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Body::Dns { .. } => EventType::Dns,
+            Body::Flow(_) => EventType::Flow,
+            Body::Http { .. } => EventType::Http,
+            Body::Quic { .. } => EventType::Quic,
+            Body::Tls { .. } => EventType::Tls,
+        }
+    }
+}
+
+/// One record. `seq`, `prev_hash` and `hash` are filled by [`Chain::seal`].
+#[derive(Clone, Debug, Serialize)]
+pub struct Record {
+    pub schema: &'static str,
+    #[serde(serialize_with = "ser_ts")]
+    pub ts: Timestamp,
+    pub event_type: EventType,
+    pub seq: u64,
+    pub prev_hash: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub hash: String,
+    #[serde(flatten)]
+    pub common: Common,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+impl Record {
+    pub fn new(ts: Timestamp, common: Common, body: Body) -> Record {
+        Record {
+            schema: SCHEMA,
+            ts,
+            event_type: body.event_type(),
+            seq: 0,
+            prev_hash: String::new(),
+            hash: String::new(),
+            common,
+            body,
+        }
+    }
+}
+
+fn ser_ts<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(ts)
+}
