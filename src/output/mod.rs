@@ -132,6 +132,26 @@ fn write_table_row<W: Write>(out: &mut W, record: &Record) -> io::Result<()> {
             quic.version,
             quic.alpn.join(",")
         ),
+        Body::PiLeak(leak) => {
+            let items: Vec<String> = leak
+                .pi
+                .iter()
+                .map(|p| format!("{}={} @{} [{}]", p.pi_type, p.value, p.location, p.encoding))
+                .collect();
+            format!(
+                "{} {} {}",
+                c.host.as_deref().unwrap_or("-"),
+                c.sdk.as_ref().map_or("-", |s| s.name.as_str()),
+                items.join("; ")
+            )
+        }
+        Body::SdkContact(contact) => format!(
+            "{} {} via {}",
+            c.sdk.as_ref().map_or("-", |s| s.name.as_str()),
+            c.host.as_deref().unwrap_or("-"),
+            contact.via
+        ),
+        Body::Finding(finding) => format!("{} [{}] {} refs={:?}", finding.rule, finding.severity, finding.title, finding.refs),
         Body::Flow(f) => format!(
             "{} pkts {}/{} bytes {}/{} {}{}",
             f.state,

@@ -120,14 +120,14 @@ impl Limits {
     pub fn validate(&self) -> Result<(), Error> {
         if self.depth_bytes > MAX_WINDOW_BYTES {
             return Err(Error::LimitTooLarge {
-                key: "reassembly_depth_bytes",
+                key: "reassembly.depth_bytes",
                 value: u64::from(self.depth_bytes),
                 max: u64::from(MAX_WINDOW_BYTES),
             });
         }
         if self.gap_skip_bytes > self.depth_bytes {
             return Err(Error::LimitTooLarge {
-                key: "reassembly_gap_skip_bytes",
+                key: "reassembly.gap_skip_bytes",
                 value: u64::from(self.gap_skip_bytes),
                 max: u64::from(self.depth_bytes),
             });

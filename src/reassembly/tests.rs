@@ -1374,7 +1374,7 @@ fn limits_validate_names_the_key() {
     assert_eq!(
         too_deep.validate(),
         Err(Error::LimitTooLarge {
-            key: "reassembly_depth_bytes",
+            key: "reassembly.depth_bytes",
             value: u64::from(MAX_WINDOW_BYTES) + 1,
             max: u64::from(MAX_WINDOW_BYTES),
         })

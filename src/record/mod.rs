@@ -209,6 +209,9 @@ impl Body {
     pub fn event_type(&self) -> EventType {
         match self {
             Body::Dns { .. } => EventType::Dns,
+            Body::Finding(_) => EventType::Finding,
+            Body::PiLeak(_) => EventType::PiLeak,
+            Body::SdkContact(_) => EventType::SdkContact,
             Body::Flow(_) => EventType::Flow,
             Body::Http { .. } => EventType::Http,
             Body::Quic { .. } => EventType::Quic,
@@ -249,6 +252,36 @@ impl Record {
     }
 }
 
+/// Masks a PI value for output outside the investigator role (alert-schema.md,
+/// "Masking"): values of 11 characters or more keep at most their first 3 and last 4
+/// characters, shorter ones their last 2; the rest become `*`. Counted in characters,
+/// not bytes, so Chinese text masks correctly.
+pub fn mask(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    let n = chars.len();
+    let (keep_front, keep_back) = if n >= 11 { (3, 4) } else { (0, 2.min(n)) };
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if i < keep_front || i >= n - keep_back { *c } else { '*' })
+        .collect()
+}
+
 fn ser_ts<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(ts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_as_the_schema_says() {
+        assert_eq!(mask("13812345678"), "138****5678");
+        assert_eq!(mask("861234567890127"), "861********0127");
+        assert_eq!(mask("3a5f9c2e"), "******2e");
+        assert_eq!(mask("ab"), "ab");
+        assert_eq!(mask(""), "");
+        assert_eq!(mask("张三丰"), "*三丰");
+    }
 }
