@@ -237,7 +237,9 @@ impl Runtime {
             reasm.memcap_bytes = v;
         }
         // Unless set, the gap threshold follows a lowered depth (it cannot exceed it).
-        reasm.gap_skip_bytes = r.gap_skip_bytes.unwrap_or(reasm.gap_skip_bytes.min(reasm.depth_bytes));
+        reasm.gap_skip_bytes = r
+            .gap_skip_bytes
+            .unwrap_or(reasm.gap_skip_bytes.min(reasm.depth_bytes));
         if u64::from(reasm.depth_bytes) > reasm.memcap_bytes {
             return Err(invalid(
                 "reassembly.depth_bytes",

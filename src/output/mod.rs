@@ -151,7 +151,10 @@ fn write_table_row<W: Write>(out: &mut W, record: &Record) -> io::Result<()> {
             c.host.as_deref().unwrap_or("-"),
             contact.via
         ),
-        Body::Finding(finding) => format!("{} [{}] {} refs={:?}", finding.rule, finding.severity, finding.title, finding.refs),
+        Body::Finding(finding) => format!(
+            "{} [{}] {} refs={:?}",
+            finding.rule, finding.severity, finding.title, finding.refs
+        ),
         Body::Flow(f) => format!(
             "{} pkts {}/{} bytes {}/{} {}{}",
             f.state,

@@ -185,6 +185,91 @@ pub struct FlowFields {
     pub anomalies: Vec<&'static str>,
 }
 
+/// Method of a PI match (`pi[].method`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PiMethod {
+    /// The value equals (an encoding of) the session device's own identifier.
+    KnownValue,
+    /// Format, validator and key context.
+    Pattern,
+}
+
+/// One PI item of a `pi_leak` record.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PiItem {
+    /// PI type id (`imei`, `phone_number`, ...).
+    #[serde(rename = "type")]
+    pub pi_type: String,
+    pub category: String,
+    pub sensitive: bool,
+    /// `url.query:KEY`, `header:NAME`, `body.json:$.a.b[2]`, `stream.raw`, ...
+    #[serde(rename = "where")]
+    pub location: String,
+    /// Encoding chain, outermost first: `plain`, `url`, `base64`, `gzip+base64`, `md5`, ...
+    pub encoding: String,
+    pub method: PiMethod,
+    /// Masked per the schema's masking rule.
+    pub value: String,
+    pub confidence: f64,
+    /// Great-circle distance to the session's location, for `gps_location` known values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_m: Option<f64>,
+}
+
+/// The HTTP request a `pi_leak` was found in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HttpRef {
+    pub method: String,
+    /// With PI values masked.
+    pub url: String,
+    pub user_agent: Option<String>,
+}
+
+/// The TLS session a `pi_leak` or contact was seen in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TlsRef {
+    pub sni: Option<String>,
+    pub version: Option<String>,
+    pub decrypted: bool,
+}
+
+/// Where a record's evidence file is and its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EvidenceRef {
+    /// Path relative to the evidence root.
+    pub pcap: String,
+    pub sha256: String,
+}
+
+/// `pi_leak`: PI seen leaving the device in one message.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PiLeakFields {
+    pub http: Option<HttpRef>,
+    pub tls: Option<TlsRef>,
+    pub pi: Vec<PiItem>,
+    pub evidence: Option<EvidenceRef>,
+}
+
+/// `sdk_contact`: the device talked to a known third-party SDK.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SdkContactFields {
+    /// `dns`, `tls_sni`, `quic_sni` or `http_host`.
+    pub via: &'static str,
+}
+
+/// `finding`: a rule about the session was broken.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FindingFields {
+    pub rule: String,
+    /// One line, Chinese and English.
+    pub title: String,
+    pub severity: String,
+    pub regulation: Vec<String>,
+    /// `seq` of the records that prove it.
+    pub refs: Vec<u64>,
+}
+
 /// What a record says beyond the common fields.
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
@@ -192,6 +277,9 @@ pub enum Body {
     Dns {
         dns: DnsFields,
     },
+    Finding(FindingFields),
+    PiLeak(PiLeakFields),
+    SdkContact(SdkContactFields),
     /// Flow summary fields sit at the top level of the record, as the schema says.
     Flow(FlowFields),
     Http {
@@ -209,6 +297,9 @@ impl Body {
     pub fn event_type(&self) -> EventType {
         match self {
             Body::Dns { .. } => EventType::Dns,
+            Body::Finding(_) => EventType::Finding,
+            Body::PiLeak(_) => EventType::PiLeak,
+            Body::SdkContact(_) => EventType::SdkContact,
             Body::Finding(_) => EventType::Finding,
             Body::PiLeak(_) => EventType::PiLeak,
             Body::SdkContact(_) => EventType::SdkContact,
@@ -263,7 +354,13 @@ pub fn mask(value: &str) -> String {
     chars
         .iter()
         .enumerate()
-        .map(|(i, c)| if i < keep_front || i >= n - keep_back { *c } else { '*' })
+        .map(|(i, c)| {
+            if i < keep_front || i >= n - keep_back {
+                *c
+            } else {
+                '*'
+            }
+        })
         .collect()
 }
 
