@@ -27,7 +27,7 @@ mod engine;
 mod rules;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::path::PathBuf;
 

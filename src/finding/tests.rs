@@ -42,12 +42,12 @@ at = "2026-03-02T09:00:40Z"
 kind = "consent_granted"
 "#;
 
-fn at(secs: i64) -> Timestamp {
+pub(crate) fn at(secs: i64) -> Timestamp {
     Timestamp::from_secs(T0 + secs)
 }
 
 /// The base session: launched at 0 s, consent granted at 40 s.
-fn base() -> Session {
+pub(crate) fn base() -> Session {
     match session::parse(BASE, Path::new("lab3-reader.toml"), &KnownIds::builtin()) {
         Ok(s) => s,
         Err(e) => panic!("{e}"),
@@ -55,7 +55,7 @@ fn base() -> Session {
 }
 
 /// Replaces the timeline (seconds after T0).
-fn with_events(mut s: Session, events: &[(i64, EventKind)]) -> Session {
+pub(crate) fn with_events(mut s: Session, events: &[(i64, EventKind)]) -> Session {
     s.events = events
         .iter()
         .map(|&(secs, kind)| Event {
@@ -67,14 +67,14 @@ fn with_events(mut s: Session, events: &[(i64, EventKind)]) -> Session {
     s
 }
 
-fn set(s: Session) -> SessionSet {
+pub(crate) fn set(s: Session) -> SessionSet {
     match SessionSet::new(vec![s]) {
         Ok(set) => set,
         Err(e) => panic!("{e}"),
     }
 }
 
-fn sdk(id: &str) -> SdkRef {
+pub(crate) fn sdk(id: &str) -> SdkRef {
     SdkRef {
         id: id.into(),
         name: format!("{id} SDK"),
@@ -84,7 +84,7 @@ fn sdk(id: &str) -> SdkRef {
 }
 
 /// A PI item as detection reports it (taxonomy category and sensitivity).
-fn item(pi_type: &str, method: PiMethod) -> PiItem {
+pub(crate) fn item(pi_type: &str, method: PiMethod) -> PiItem {
     let info = taxonomy::pi_type(pi_type);
     PiItem {
         pi_type: pi_type.into(),
@@ -101,20 +101,20 @@ fn item(pi_type: &str, method: PiMethod) -> PiItem {
 
 /// How a record is sent.
 #[derive(Clone, Copy)]
-struct Wire<'a> {
-    host: &'a str,
-    dst: &'a str,
-    sdk: Option<&'a str>,
-    tls: bool,
+pub(crate) struct Wire<'a> {
+    pub host: &'a str,
+    pub dst: &'a str,
+    pub sdk: Option<&'a str>,
+    pub tls: bool,
 }
 
-const UMENG: Wire = Wire {
+pub(crate) const UMENG: Wire = Wire {
     host: "ulogs.umeng.com",
     dst: "203.0.113.10",
     sdk: Some("umeng"),
     tls: false,
 };
-const OWN_API: Wire = Wire {
+pub(crate) const OWN_API: Wire = Wire {
     host: "api.example-reader.cn",
     dst: "198.51.100.7",
     sdk: None,
@@ -122,7 +122,7 @@ const OWN_API: Wire = Wire {
 };
 
 /// Common fields as the pipeline fills them for a flow of the session's device.
-fn common(s: &Session, secs: i64, wire: Wire<'_>, port: u16) -> Common {
+pub(crate) fn common(s: &Session, secs: i64, wire: Wire<'_>, port: u16) -> Common {
     let ts = at(secs);
     Common {
         session_id: Some(s.id.clone()),
@@ -156,7 +156,7 @@ fn common(s: &Session, secs: i64, wire: Wire<'_>, port: u16) -> Common {
     }
 }
 
-fn leak(s: &Session, secs: i64, wire: Wire<'_>, items: Vec<PiItem>) -> Record {
+pub(crate) fn leak(s: &Session, secs: i64, wire: Wire<'_>, items: Vec<PiItem>) -> Record {
     let fields = PiLeakFields {
         http: None,
         tls: wire.tls.then(|| TlsRef {
@@ -174,11 +174,11 @@ fn leak(s: &Session, secs: i64, wire: Wire<'_>, items: Vec<PiItem>) -> Record {
     )
 }
 
-fn leak_of(s: &Session, secs: i64, wire: Wire<'_>, pi_type: &str) -> Record {
+pub(crate) fn leak_of(s: &Session, secs: i64, wire: Wire<'_>, pi_type: &str) -> Record {
     leak(s, secs, wire, vec![item(pi_type, PiMethod::KnownValue)])
 }
 
-fn contact(s: &Session, secs: i64, wire: Wire<'_>) -> Record {
+pub(crate) fn contact(s: &Session, secs: i64, wire: Wire<'_>) -> Record {
     Record::new(
         at(secs),
         common(s, secs, wire, 40_000),
@@ -186,12 +186,12 @@ fn contact(s: &Session, secs: i64, wire: Wire<'_>) -> Record {
     )
 }
 
-fn engine() -> FindingEngine {
+pub(crate) fn engine() -> FindingEngine {
     FindingEngine::new(RuleTable::embedded().unwrap(), Settings::default(), None)
 }
 
 /// Runs `records` through a fresh engine; returns it and the sealed output.
-fn run_with(
+pub(crate) fn run_with(
     mut engine: FindingEngine,
     sessions: &SessionSet,
     records: Vec<Record>,
