@@ -191,6 +191,9 @@ pub(crate) fn engine() -> FindingEngine {
 }
 
 /// Runs `records` through a fresh engine; returns it and the sealed output.
+/// (rule, destination, PI type, refs) of one finding.
+type Found = (&'static str, Option<String>, Option<String>, Vec<u64>);
+
 pub(crate) fn run_with(
     mut engine: FindingEngine,
     sessions: &SessionSet,
@@ -202,17 +205,12 @@ pub(crate) fn run_with(
 }
 
 /// (rule, destination, pi_type, refs) of every finding.
-fn findings(
-    sessions: &SessionSet,
-    records: Vec<Record>,
-) -> Vec<(&'static str, Option<String>, Option<String>, Vec<u64>)> {
+fn findings(sessions: &SessionSet, records: Vec<Record>) -> Vec<Found> {
     let (engine, _) = run_with(engine(), sessions, records);
     summarize(&engine)
 }
 
-fn summarize(
-    engine: &FindingEngine,
-) -> Vec<(&'static str, Option<String>, Option<String>, Vec<u64>)> {
+fn summarize(engine: &FindingEngine) -> Vec<Found> {
     engine
         .findings()
         .iter()
@@ -227,13 +225,11 @@ fn summarize(
         .collect()
 }
 
-fn rules_of(
-    found: &[(&'static str, Option<String>, Option<String>, Vec<u64>)],
-) -> Vec<&'static str> {
+fn rules_of(found: &[Found]) -> Vec<&'static str> {
     found.iter().map(|f| f.0).collect()
 }
 
-fn has(found: &[(&'static str, Option<String>, Option<String>, Vec<u64>)], rule: RuleId) -> bool {
+fn has(found: &[Found], rule: RuleId) -> bool {
     found.iter().any(|f| f.0 == rule.as_str())
 }
 
@@ -695,12 +691,7 @@ fn cross_border_not_for_mainland_unknown_or_without_database() {
     assert_eq!(plain.1, ["LT-CROSS-BORDER"]);
 }
 
-fn engine_without_geo_run(
-    s: &Session,
-) -> (
-    Vec<(&'static str, Option<String>, Option<String>, Vec<u64>)>,
-    Vec<&'static str>,
-) {
+fn engine_without_geo_run(s: &Session) -> (Vec<Found>, Vec<&'static str>) {
     let e = engine();
     let off: Vec<&'static str> = e.rules_off().iter().map(|o| o.rule.as_str()).collect();
     let (e, _) = run_with(e, &set(s.clone()), vec![leak_of(s, 50, UMENG, "imei")]);

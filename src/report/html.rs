@@ -135,9 +135,9 @@ fn header(h: &mut String, r: &Report, lang: Lang) {
             escape(lang.pick("北京时间", "Beijing time"))
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p class=\"sub\">{}: {}</p></header>\n",
+        "<p class=\"sub\">{}: {}</p></header>",
         escape(Msg::Generated.text(lang)),
         escape(&r.generator)
     );
@@ -245,9 +245,9 @@ fn findings(h: &mut String, r: &Report, lang: Lang) {
         r.findings.len()
     );
     if r.findings.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p id=\"findings-none\">{}</p></section>\n",
+            "<p id=\"findings-none\">{}</p></section>",
             escape(Msg::FindingsNone.text(lang))
         );
         return;
@@ -425,9 +425,9 @@ fn transmissions(h: &mut String, r: &Report, lang: Lang) {
         r.transmissions.len() as u64 + r.transmissions_not_listed
     );
     if r.transmissions.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p>{}</p></section>\n",
+            "<p>{}</p></section>",
             escape(Msg::TransmissionsNone.text(lang))
         );
         return;
@@ -489,7 +489,7 @@ fn transmission_row(h: &mut String, t: &Transmission, lang: Lang) {
             escape(&p.value),
             escape(&p.location),
             escape(&p.encoding),
-            escape(&p.method)
+            escape(p.method)
         );
     }
     if let Some(via) = t.via {
@@ -603,9 +603,9 @@ fn session(h: &mut String, r: &Report, lang: Lang) {
         Msg::FirstPartyDomains,
         list(&s.app.first_party_domains, code),
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "</dl><p class=\"sub\">{}: <code>{}</code></p></section>\n",
+        "</dl><p class=\"sub\">{}: <code>{}</code></p></section>",
         escape(Msg::Path.text(lang)),
         escape(&s.file)
     );
@@ -630,9 +630,9 @@ fn inputs(h: &mut String, r: &Report, lang: Lang) {
             escape(&f.sha256)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "</tbody></table><p class=\"sub\">{}: {} · {}: <code>{}</code> · {}: {}</p></section>\n",
+        "</tbody></table><p class=\"sub\">{}: {} · {}: <code>{}</code> · {}: {}</p></section>",
         escape(Msg::Records.text(lang)),
         r.run.records,
         escape(Msg::ChainHead.text(lang)),
@@ -656,9 +656,9 @@ fn footer(h: &mut String, r: &Report, lang: Lang) {
         }
         h.push_str("</ul>");
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p>{}</p><p>{}</p></footer>\n",
+        "<p>{}</p><p>{}</p></footer>",
         escape(Msg::Disclaimer.text(lang)),
         escape(Msg::TimeAxis.text(lang))
     );
