@@ -110,7 +110,11 @@ impl Sections {
             writeln!(out)?;
         }
         if !self.events.is_empty() {
-            writeln!(out, "== 协议记录 protocol records ({}) ==", self.events.len())?;
+            writeln!(
+                out,
+                "== 协议记录 protocol records ({}) ==",
+                self.events.len()
+            )?;
             writeln!(out, "{header}")?;
             for row in &self.events {
                 out.write_all(row.as_bytes())?;

@@ -91,14 +91,21 @@ pub fn render(report: &Report, lang: Lang) -> String {
         let x = x_of(ts);
         let text = format!("{} {}", clock(ts), event_label(e.kind, lang));
         let w = text_width(&text);
+        // Labels that would run past the right edge end at their marker instead.
+        let right_aligned = x + 2.0 + w > WIDTH - 2.0;
+        let (from, to) = if right_aligned {
+            (x - 2.0 - w, x)
+        } else {
+            (x, x + 2.0 + w)
+        };
         let row = row_end
             .iter()
-            .position(|end| x > *end + 4.0)
+            .position(|end| from > *end + 4.0)
             .unwrap_or(MAX_EVENT_ROWS - 1);
         if let Some(end) = row_end.get_mut(row) {
-            *end = x + w;
+            *end = to;
         }
-        event_labels.push((x, row, text, e.kind));
+        event_labels.push((x, row, text, e.kind, right_aligned));
     }
     let events_h = EVENT_ROW_H * (MAX_EVENT_ROWS as f64) + 6.0;
     let band_y = events_h;
@@ -175,7 +182,7 @@ pub fn render(report: &Report, lang: Lang) -> String {
     );
 
     // Event markers.
-    for (x, row, text, kind) in &event_labels {
+    for (x, row, text, kind, right_aligned) in &event_labels {
         let label_y = EVENT_ROW_H * (*row as f64 + 1.0);
         let colour = if kind.contains("consent") {
             "#1f4e79"
@@ -184,10 +191,15 @@ pub fn render(report: &Report, lang: Lang) -> String {
         };
         let _ = write!(
             s,
-            r##"<g class="event-marker" data-kind="{kind}"><line x1="{x:.1}" x2="{x:.1}" y1="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="1.2" stroke-dasharray="4 3"/><text x="{:.1}" y="{label_y:.1}" fill="{colour}">{}</text></g>"##,
+            r##"<g class="event-marker" data-kind="{kind}"><line x1="{x:.1}" x2="{x:.1}" y1="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="1.2" stroke-dasharray="4 3"/><text x="{:.1}" y="{label_y:.1}" fill="{colour}"{}>{}</text></g>"##,
             label_y + 2.0,
             axis_y,
-            x + 2.0,
+            if *right_aligned { x - 2.0 } else { x + 2.0 },
+            if *right_aligned {
+                r#" text-anchor="end""#
+            } else {
+                ""
+            },
             escape(text)
         );
     }
