@@ -387,10 +387,11 @@ fn run_captures(
 const MAX_REPORT_RECORDS: usize = 200_000;
 
 fn report_command(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let (runtime, sessions) = match setup(args.config.as_deref(), std::slice::from_ref(&args.session)) {
-        Ok(ok) => ok,
-        Err(message) => return bad_input(message),
-    };
+    let (runtime, sessions) =
+        match setup(args.config.as_deref(), std::slice::from_ref(&args.session)) {
+            Ok(ok) => ok,
+            Err(message) => return bad_input(message),
+        };
     let mut engine = match findings_engine(&runtime, args.ip_country.as_deref()) {
         Ok(engine) => engine,
         Err(message) => return bad_input(message),
@@ -399,7 +400,12 @@ fn report_command(args: ReportArgs) -> anyhow::Result<ExitCode> {
     for path in &args.keylogs {
         match hash_file(path) {
             Ok((sha256, bytes)) => inputs.push(("keylog", path, sha256, bytes)),
-            Err(err) => return bad_input(format_args!("{}: cannot read key log: {err}", path.display())),
+            Err(err) => {
+                return bad_input(format_args!(
+                    "{}: cannot read key log: {err}",
+                    path.display()
+                ))
+            }
         }
     }
     std::fs::create_dir_all(&args.out)
@@ -419,7 +425,10 @@ fn report_command(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut not_kept: u64 = 0;
     let mut write_error: Option<io::Error> = None;
     let keep = |record: Record, kept: &mut Vec<Record>, not_kept: &mut u64| {
-        if matches!(record.body, Body::PiLeak(_) | Body::SdkContact(_) | Body::Finding(_)) {
+        if matches!(
+            record.body,
+            Body::PiLeak(_) | Body::SdkContact(_) | Body::Finding(_)
+        ) {
             if kept.len() < MAX_REPORT_RECORDS || matches!(record.body, Body::Finding(_)) {
                 kept.push(record);
             } else {
@@ -450,7 +459,9 @@ fn report_command(args: ReportArgs) -> anyhow::Result<ExitCode> {
         keep(record, &mut kept, &mut not_kept);
     }
     if let Some(err) = write_error {
-        return Err(anyhow::Error::new(err).context(format!("cannot write {}", records_path.display())));
+        return Err(
+            anyhow::Error::new(err).context(format!("cannot write {}", records_path.display()))
+        );
     }
     records_out
         .flush()
@@ -460,18 +471,38 @@ fn report_command(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut files: Vec<InputFile> = Vec::new();
     for path in &args.captures {
         if let Ok((sha256, bytes)) = hash_file(path) {
-            files.push(InputFile { role: "capture", path: path.display().to_string(), sha256, bytes });
+            files.push(InputFile {
+                role: "capture",
+                path: path.display().to_string(),
+                sha256,
+                bytes,
+            });
         }
     }
     for (role, path, sha256, bytes) in inputs {
-        files.push(InputFile { role, path: path.display().to_string(), sha256, bytes });
+        files.push(InputFile {
+            role,
+            path: path.display().to_string(),
+            sha256,
+            bytes,
+        });
     }
     let (sha256, bytes) = hash_file(&args.session)
         .with_context(|| format!("cannot read {}", args.session.display()))?;
-    files.push(InputFile { role: "session", path: args.session.display().to_string(), sha256, bytes });
+    files.push(InputFile {
+        role: "session",
+        path: args.session.display().to_string(),
+        sha256,
+        bytes,
+    });
     let (sha256, bytes) = hash_file(&records_path)
         .with_context(|| format!("cannot read {}", records_path.display()))?;
-    files.push(InputFile { role: "records", path: "records.jsonl".into(), sha256, bytes });
+    files.push(InputFile {
+        role: "records",
+        path: "records.jsonl".into(),
+        sha256,
+        bytes,
+    });
 
     let stats = worker.stats();
     let mut notes = Vec::new();
@@ -515,11 +546,15 @@ fn report_command(args: ReportArgs) -> anyhow::Result<ExitCode> {
         generator: format!("leaktap {}", env!("CARGO_PKG_VERSION")),
         lang,
     });
-    for (name, text) in [("report.json", built.to_json()), ("report.html", built.to_html())] {
+    for (name, text) in [
+        ("report.json", built.to_json()),
+        ("report.html", built.to_html()),
+    ] {
         let path = args.out.join(name);
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let summary = Summary::new(&stats, args.captures.len(), &outcome.file_errors).with_findings(&engine);
+    let summary =
+        Summary::new(&stats, args.captures.len(), &outcome.file_errors).with_findings(&engine);
     eprint!("{summary}");
     eprintln!(
         "报告 report: {} ({} findings)",

@@ -33,16 +33,11 @@ fn findings_run(captures: &[PathBuf], sessions: &Arc<SessionSet>, events: &str) 
     finding::evaluate(records, sessions, &mut engine, &mut chain)
 }
 
-/// (rule, session, destination, pi_type, refs) of the finding records.
-fn finding_keys(
-    chain: &[Record],
-) -> Vec<(
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Vec<u64>,
-)> {
+/// (rule, session, destination, pi_type, refs) of one finding record.
+type Key = (String, Option<String>, Option<String>, Option<String>, Vec<u64>);
+
+/// The keys of the finding records.
+fn finding_keys(chain: &[Record]) -> Vec<Key> {
     chain
         .iter()
         .filter_map(|r| match &r.body {
@@ -122,7 +117,7 @@ fn request_spanning_the_consent_instant_takes_the_phase_of_its_last_segment() {
     cap.write(&pcap);
     let sessions = sessions(&[session]);
 
-    let records = pipeline(&[pcap.clone()], &sessions, "http");
+    let records = pipeline(std::slice::from_ref(&pcap), &sessions, "http");
     let http: Vec<(u16, i64, &str)> = records
         .iter()
         .filter(|r| r.event_type == EventType::Http)
@@ -229,7 +224,7 @@ fn two_phones_in_one_capture_land_in_their_own_sessions() {
     cap.write(&pcap);
     let sessions = sessions(&[a, b]);
 
-    let records = pipeline(&[pcap.clone()], &sessions, "http,dns");
+    let records = pipeline(std::slice::from_ref(&pcap), &sessions, "http,dns");
     let mut seen = std::collections::BTreeMap::new();
     for r in &records {
         let key = (r.common.flow.src_ip.to_string(), r.event_type.as_str());
@@ -300,7 +295,7 @@ fn pair(
     cap.write(&pcap);
     let run = |id: &str, app: &str, events: &[(i64, &str)]| {
         let s = session_file(dir.path(), id, DEVICE_A, app, events);
-        let chain = findings_run(&[pcap.clone()], &sessions(&[s]), "http,dns");
+        let chain = findings_run(std::slice::from_ref(&pcap), &sessions(&[s]), "http,dns");
         assert_chain(&chain);
         rules(&chain)
     };

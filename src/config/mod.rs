@@ -412,7 +412,11 @@ fn findings_settings(
         &mut s.cross_app_min_sdks,
     )?;
     for (value, key, slot) in [
-        (raw.max_findings, "findings.max_findings", &mut s.max_findings),
+        (
+            raw.max_findings,
+            "findings.max_findings",
+            &mut s.max_findings,
+        ),
         (
             raw.max_refs_per_finding,
             "findings.max_refs_per_finding",
@@ -508,15 +512,24 @@ mod tests {
         assert_eq!(rt.findings.frequency_window_secs, 10);
         assert_eq!(rt.findings.location_max, 2);
         assert_eq!(rt.findings.location_window_secs, 30);
-        assert_eq!(rt.findings_ip_country_csv, Some(PathBuf::from("/lab/geo.csv")));
+        assert_eq!(
+            rt.findings_ip_country_csv,
+            Some(PathBuf::from("/lab/geo.csv"))
+        );
         assert_eq!(Runtime::default().findings, finding::Settings::default());
         let err = parse("[findings.frequency]\nmax = 0\n", Path::new("lt.toml"))
             .unwrap_err()
             .to_string();
-        assert_eq!(err, "lt.toml: key findings.frequency.max: must be 1..=1000000");
+        assert_eq!(
+            err,
+            "lt.toml: key findings.frequency.max: must be 1..=1000000"
+        );
         let err = parse("[findings.frequency]\nwindow = 60\n", Path::new("lt.toml"))
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("lt.toml:2: unknown field `window`"), "{err}");
+        assert!(
+            err.starts_with("lt.toml:2: unknown field `window`"),
+            "{err}"
+        );
     }
 }

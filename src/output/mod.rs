@@ -65,7 +65,8 @@ impl<W: Write> RecordWriter<W> {
             Format::Table => {
                 let mut row = Vec::with_capacity(160);
                 write_table_row(&mut row, record)?;
-                self.table.add(record, String::from_utf8_lossy(&row).into_owned());
+                self.table
+                    .add(record, String::from_utf8_lossy(&row).into_owned());
                 Ok(())
             }
         }
@@ -190,7 +191,11 @@ fn write_table_row<W: Write>(out: &mut W, record: &Record) -> io::Result<()> {
                 finding.pi_type.as_deref().unwrap_or("-"),
                 finding.destination.as_deref().unwrap_or("*"),
                 shown.join(","),
-                if more > 0 { format!(",… +{more}") } else { String::new() },
+                if more > 0 {
+                    format!(",… +{more}")
+                } else {
+                    String::new()
+                },
                 finding.count
             )
         }

@@ -48,7 +48,10 @@ impl Summary {
             .map(|sev| {
                 (
                     sev,
-                    findings.iter().filter(|f| f.severity.as_str() == sev).count(),
+                    findings
+                        .iter()
+                        .filter(|f| f.severity.as_str() == sev)
+                        .count(),
                 )
             })
             .collect();
@@ -122,7 +125,12 @@ impl fmt::Display for Summary {
                 .iter()
                 .map(|(s, n)| format!("{s} {n}"))
                 .collect();
-            writeln!(f, "发现 findings:         {} ({})", fs.total, sev.join(", "))?;
+            writeln!(
+                f,
+                "发现 findings:         {} ({})",
+                fs.total,
+                sev.join(", ")
+            )?;
             for (rule, n) in &fs.by_rule {
                 writeln!(f, "  {rule:<40} {n}")?;
             }

@@ -84,7 +84,9 @@ impl Capture {
     }
 
     /// An HTTP GET from `client` to `server` starting at `at`, the request cut into
-    /// `segments` of `seg_bytes` (0 = one segment) sent `step` µs apart.
+    /// segments of `seg_bytes` (0 = one segment), frames `step` µs apart. Returns (time,
+    /// payload length) of each request frame carrying data.
+    #[allow(clippy::too_many_arguments)]
     pub fn http_get(
         &mut self,
         client: Endpoint,
