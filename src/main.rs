@@ -367,7 +367,7 @@ fn run_captures(
                 tracing::warn!(error = %err, "Capture file problem; continuing with the next file.");
                 file_errors.push(err.to_string());
             }
-            Step::FileDone => {}
+            Step::FileDone | Step::Switched => {}
             Step::Finished => break,
         }
     }
