@@ -191,7 +191,7 @@ pub fn pipeline(captures: &[PathBuf], sessions: &Arc<SessionSet>, events: &str) 
         match source.next_step() {
             Step::Frame(frame) => worker.process(&frame, &mut |r| out.push(r)),
             Step::FileError(e) => panic!("capture problem: {e}"),
-            Step::FileDone => {}
+            Step::FileDone | Step::Switched => {}
             Step::Finished => break,
         }
     }
