@@ -66,6 +66,7 @@ code, .mono { font-family: "DejaVu Sans Mono", "Noto Sans Mono CJK SC", monospac
 .phase { display: inline-block; border-radius: 3px; padding: 0 5px; border: 1px solid #aaa; white-space: nowrap; }
 .ev { margin: 0; padding-left: 16px; }
 .ev li { margin: 0; }
+.clauses li { white-space: nowrap; }
 .chart { overflow-x: auto; }
 .chart svg { max-width: 100%; height: auto; }
 .third { color: var(--high); font-weight: 600; }
@@ -77,6 +78,8 @@ footer { margin-top: 32px; padding-top: 8px; border-top: 1px solid var(--line); 
   body { padding: 0; font-size: 10pt; }
   h2 { break-after: avoid; }
   tr, .figure, li { break-inside: avoid; }
+  table { font-size: 8.5pt; }
+  code, .mono { font-size: 7.5pt; }
   thead { display: table-header-group; }
   .chart { overflow: visible; }
   a { color: inherit; text-decoration: none; }
@@ -272,7 +275,7 @@ fn findings(h: &mut String, r: &Report, lang: Lang) {
 fn finding_row(h: &mut String, n: usize, f: &FindingFacts, lang: Lang) {
     let _ = write!(
         h,
-        "<tr class=\"finding\" id=\"f-{}\" data-rule=\"{}\"><td class=\"num\">{n}</td><td><span class=\"sev sev-{}\">{}</span></td><td><b>{}</b><br><code>{}</code><br><span class=\"phase\">{}</span> {}</td><td>{}</td><td>{}</td><td><ul class=\"ev\">",
+        "<tr class=\"finding\" id=\"f-{}\" data-rule=\"{}\"><td class=\"num\">{n}</td><td><span class=\"sev sev-{}\">{}</span></td><td><b>{}</b><br><code>{}</code><br><span class=\"phase\">{}</span> {}</td><td>{}</td><td>{}</td><td><ul class=\"ev clauses\">",
         f.seq,
         escape(&f.rule),
         escape(&f.severity),
