@@ -155,7 +155,7 @@ impl Msg {
             Msg::CaptureTime => ("抓包时间范围", "Capture time span"),
             Msg::ChainHead => ("记录链末条哈希", "Record chain head hash"),
             Msg::Clauses => ("对应条款", "Clauses"),
-            Msg::Count => ("次数", "count"),
+            Msg::Count => ("次数", "Count"),
             Msg::DeclaredPi => ("隐私政策声明的个人信息", "PI declared in the privacy policy"),
             Msg::DeclaredSdks => ("隐私政策声明的SDK", "SDKs declared in the privacy policy"),
             Msg::Destination => ("目的地", "Destination"),
