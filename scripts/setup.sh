@@ -6,9 +6,16 @@
 # when all is present.
 set -euo pipefail
 
+# Usage: scripts/setup.sh [demo|test]. The demo needs only the build dependencies; the
+# tests also need the tools they compare against and drive.
+profile="${1:-test}"
+packages=(libpcap-dev pkg-config)
+if [ "$profile" = "test" ]; then
+    packages+=(tshark tcpdump iproute2 curl bc time chromium fonts-noto-cjk)
+fi
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libpcap-dev pkg-config tshark tcpdump iproute2 curl bc time chromium fonts-noto-cjk; do
+for pkg in "${packages[@]}"; do
     have_pkg "$pkg" || need+=("$pkg")
 done
 

@@ -3,5 +3,5 @@
 # integration tests, and the comparison with tshark over ../shared/data/pcaps when present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh test
 cargo test --release --quiet -- --test-threads 2 "$@"
