@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use leaktap::capture::{FileSource, Step};
 use leaktap::config;
+use leaktap::detect::SignatureSet;
 use leaktap::output::{Format, RecordWriter, Summary};
 use leaktap::pipeline::{EventSet, Worker};
 use leaktap::proto::ResolvedNames;
@@ -40,6 +41,28 @@ enum Command {
     ///
     /// Example: leaktap analyze --session phone3.toml --events http,dns,tls capture.pcapng
     Analyze(AnalyzeArgs),
+    /// Work with signature files (PI types and third-party SDKs).
+    Signatures {
+        #[command(subcommand)]
+        command: SignaturesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SignaturesCommand {
+    /// Load and validate signature files; print counts per kind, or every error as
+    /// file:line: reason (exit status 2).
+    ///
+    /// Example: leaktap signatures check /etc/leaktap/signatures
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Directory holding pi/*.toml and sdks/*.toml; without it, the signatures built into
+    /// this binary are checked. Example: leaktap signatures check ./signatures
+    #[arg(value_name = "DIR")]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -75,6 +98,11 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
+    /// Signature directory (pi/*.toml, sdks/*.toml) to use instead of the signatures built
+    /// into this binary. Example: --signatures /etc/leaktap/signatures
+    #[arg(long, value_name = "DIR")]
+    signatures: Option<PathBuf>,
+
     /// Do not show a progress bar even when standard error is a terminal.
     #[arg(long)]
     no_progress: bool,
@@ -89,6 +117,9 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Analyze(args) => analyze(args),
+        Command::Signatures {
+            command: SignaturesCommand::Check(args),
+        } => signatures_check(args),
     };
     match result {
         Ok(code) => code,
@@ -112,6 +143,54 @@ fn init_logging() {
 fn bad_input(message: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
     eprintln!("leaktap: {message}");
     Ok(ExitCode::from(EXIT_BAD_INPUT))
+}
+
+/// Loads the signature directory, or the embedded set; `Err(code)` after printing every
+/// problem as `file:line: reason`.
+fn load_signatures(dir: Option<&PathBuf>) -> Result<SignatureSet, ExitCode> {
+    let loaded = match dir {
+        Some(dir) => SignatureSet::load_dir(dir),
+        None => SignatureSet::embedded(),
+    };
+    loaded.map_err(|errors| {
+        for err in &errors.0 {
+            eprintln!("{err}");
+        }
+        eprintln!("leaktap: {} signature problem(s)", errors.0.len());
+        ExitCode::from(EXIT_BAD_INPUT)
+    })
+}
+
+fn signatures_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let set = match load_signatures(args.dir.as_ref()) {
+        Ok(set) => set,
+        Err(code) => return Ok(code),
+    };
+    let c = set.counts();
+    let source = match &args.dir {
+        Some(dir) => dir.display().to_string(),
+        None => format!(
+            "built-in ({} files)",
+            leaktap::detect::embedded::file_count()
+        ),
+    };
+    let mut out = io::stdout().lock();
+    writeln!(out, "签名 signatures:        {source}")?;
+    writeln!(
+        out,
+        "PI 类型 PI types:       {} ({} patterns, {} files)",
+        c.pi_types, c.pi_patterns, c.pi_files
+    )?;
+    writeln!(
+        out,
+        "SDK:                   {} ({} files)",
+        c.sdks, c.sdk_files
+    )?;
+    writeln!(out, "SDK 域名 SDK domains:   {}", c.sdk_domains)?;
+    writeln!(out, "SDK 主机模式 host patterns: {}", c.sdk_host_patterns)?;
+    writeln!(out, "SDK 类别 categories:    {}", c.sdk_categories)?;
+    writeln!(out, "OK")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
@@ -138,8 +217,13 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         Ok(set) => Arc::new(set),
         Err(err) => return bad_input(err),
     };
+    let signatures = match load_signatures(args.signatures.as_ref()) {
+        Ok(set) => Arc::new(set),
+        Err(code) => return Ok(code),
+    };
     let mut settings = runtime.pipeline_settings();
     settings.events = events;
+    settings.signatures = signatures;
     let names = Arc::new(ResolvedNames::new(
         runtime.dns_names_max_entries,
         runtime.dns_names_lifetime_secs,

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::decode;
+use crate::detect;
 use crate::flow::FlowLimits;
 use crate::pipeline::Settings;
 use crate::proto;
@@ -48,6 +49,8 @@ pub struct Raw {
     pub http: RawHttp,
     #[serde(default)]
     pub dns: RawDns,
+    #[serde(default)]
+    pub detect: RawDetect,
 }
 
 /// `[decode]`: link layers, tunnels and IP fragments.
@@ -118,6 +121,26 @@ pub struct RawDns {
     pub names_lifetime_secs: Option<u64>,
 }
 
+/// `[detect]`: PI detection and SDK attribution.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDetect {
+    /// Values examined per message (query pairs, headers, JSON leaves …).
+    pub max_fields: Option<usize>,
+    /// JSON nesting followed (1..=64).
+    pub max_json_depth: Option<usize>,
+    /// Decoding layers (URL, base64, hex) peeled from one value (0..=4).
+    pub max_decode_depth: Option<u8>,
+    /// Largest decoded layer, bytes.
+    pub max_decoded_bytes: Option<usize>,
+    /// PI items kept per message.
+    pub max_hits: Option<usize>,
+    /// Client bytes scanned per flow of an unparsed protocol.
+    pub raw_window_bytes: Option<usize>,
+    /// (session, SDK, host, phase) keys remembered for unique `sdk_contact` records.
+    pub max_sdk_contacts: Option<usize>,
+}
+
 /// The validated configuration.
 #[derive(Clone, Debug)]
 pub struct Runtime {
@@ -127,6 +150,7 @@ pub struct Runtime {
     pub proto: proto::Limits,
     pub dns_names_max_entries: usize,
     pub dns_names_lifetime_secs: u64,
+    pub detect: detect::Limits,
 }
 
 impl Default for Runtime {
@@ -299,7 +323,54 @@ impl Runtime {
             .dns
             .names_lifetime_secs
             .unwrap_or(proto::names::DEFAULT_ENTRY_LIFETIME_SECS);
+        let mut det = detect::Limits::default();
+        let d = &raw.detect;
+        for (value, key, min, max, slot) in [
+            (d.max_fields, "detect.max_fields", 1, usize::MAX, &mut det.max_fields),
+            (d.max_json_depth, "detect.max_json_depth", 1, 64, &mut det.max_json_depth),
+            (
+                d.max_decoded_bytes,
+                "detect.max_decoded_bytes",
+                1024,
+                usize::MAX,
+                &mut det.max_decoded_bytes,
+            ),
+            (d.max_hits, "detect.max_hits", 1, usize::MAX, &mut det.max_hits),
+            (
+                d.raw_window_bytes,
+                "detect.raw_window_bytes",
+                0,
+                usize::MAX,
+                &mut det.raw_window_bytes,
+            ),
+            (
+                d.max_sdk_contacts,
+                "detect.max_sdk_contacts",
+                1,
+                usize::MAX,
+                &mut det.max_sdk_contacts,
+            ),
+        ] {
+            if let Some(v) = value {
+                if v < min || v > max {
+                    let reason = if max == usize::MAX {
+                        format!("must be at least {min}")
+                    } else {
+                        format!("must be {min}..={max}")
+                    };
+                    return Err(invalid(key, &reason));
+                }
+                *slot = v;
+            }
+        }
+        if let Some(v) = d.max_decode_depth {
+            if v > 4 {
+                return Err(invalid("detect.max_decode_depth", "must be 0..=4"));
+            }
+            det.max_decode_depth = v;
+        }
         Ok(Runtime {
+            detect: det,
             decode,
             flow,
             reassembly: reasm,
@@ -317,6 +388,8 @@ impl Runtime {
             reassembly: self.reassembly.clone(),
             proto: self.proto.clone(),
             events: Default::default(),
+            detect: self.detect,
+            signatures: Default::default(),
         }
     }
 }
