@@ -272,11 +272,18 @@ pub fn masked_url(req: &Request, hits: &[PiHit]) -> String {
             let mut key_name = Vec::new();
             field::percent_decode_into(key.as_bytes(), true, &mut key_name, key.len());
             let loc = format!("url.query:{}", String::from_utf8_lossy(&key_name));
+            let mut plain = Vec::new();
+            field::percent_decode_into(value.as_bytes(), true, &mut plain, value.len());
+            let plain = String::from_utf8_lossy(&plain);
+            // Masked if a hit was found here, or if the value is (half of) a hit found
+            // elsewhere: the latitude of a coordinate pair reported at its longitude.
             let hit = hits.iter().any(|h| {
                 h.location == loc
                     || h.location
                         .strip_prefix(loc.as_str())
                         .is_some_and(|rest| rest.starts_with('>'))
+                    || (plain.len() >= 4
+                        && (h.value == plain || h.value.split(',').any(|part| part == plain)))
             });
             if piece.contains('=') {
                 out.push_str(key);
