@@ -205,7 +205,16 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         },
         None => config::Runtime::default(),
     };
-    let known = session::KnownIds::builtin();
+    let signatures = match load_signatures(args.signatures.as_ref()) {
+        Ok(set) => Arc::new(set),
+        Err(code) => return Ok(code),
+    };
+    // Session files may name PI types and SDK ids the signatures define.
+    let mut known = session::KnownIds::builtin()
+        .with_pi_types(signatures.pi_signatures().iter().map(|s| s.id.clone()));
+    if !signatures.sdks().is_empty() {
+        known = known.with_sdk_ids(signatures.sdks().iter().map(|s| s.id.clone()));
+    }
     let mut sessions = Vec::new();
     for path in &args.sessions {
         match session::load(path, &known) {
@@ -216,10 +225,6 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let sessions = match SessionSet::new(sessions) {
         Ok(set) => Arc::new(set),
         Err(err) => return bad_input(err),
-    };
-    let signatures = match load_signatures(args.signatures.as_ref()) {
-        Ok(set) => Arc::new(set),
-        Err(code) => return Ok(code),
     };
     let mut settings = runtime.pipeline_settings();
     settings.events = events;

@@ -327,7 +327,9 @@ pub fn looks_form(t: &[u8]) -> bool {
     let Some(eq) = t.iter().position(|&c| c == b'=') else {
         return false;
     };
+    // A value must follow: base64 padding (`…Zg==`) is not a pair.
     eq > 0
+        && t.get(eq + 1).is_some_and(|&c| c != b'=')
         && t.get(..eq).is_some_and(|k| {
             k.iter()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'[' | b']'))
@@ -853,6 +855,8 @@ mod tests {
         assert!(looks_form(b"imei=1&x=2"));
         assert!(!looks_form(b"hello world=1"));
         assert!(!looks_form(b"=x"));
+        assert!(!looks_form(b"aWRfY2FyZD0xMTAx=="));
+        assert!(!looks_form(b"aWRfY2FyZD0xMTAx="));
         assert!(is_text("手机 13912345678".as_bytes()));
         assert!(!is_text(&[0xff, 0xfe, 0x00, 0x01]));
         assert_eq!(trim(b"  a b \r\n"), b"a b");
