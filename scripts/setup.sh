@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what leaktap needs to build, run its demo and pass its tests on Debian 12,
 # when it is missing: libpcap (build), tshark and tcpdump (tests compare against them),
-# iproute2 and curl (live tests). Safe to run again; does nothing when all is present.
+# iproute2 and curl (live tests), chromium and a CJK font (the report test opens the HTML
+# report in headless Chromium and keeps a screenshot). Safe to run again; does nothing
+# when all is present.
 set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libpcap-dev pkg-config tshark tcpdump iproute2 curl; do
+for pkg in libpcap-dev pkg-config tshark tcpdump iproute2 curl bc time chromium fonts-noto-cjk; do
     have_pkg "$pkg" || need+=("$pkg")
 done
 

@@ -19,6 +19,8 @@
 //!   per-worker detector and host → SDK attribution.
 //! - [`pi`]: PI type ids, categories and identifier validators.
 //! - [`record`]: the record schema, canonical JSON and the hash chain.
+//! - [`finding`]: rules that turn a session's records into findings (findings.md).
+//! - [`report`]: the investigator report (HTML and JSON) of one session.
 //! - [`pipeline`]: one worker wiring the stages together.
 //! - [`output`]: JSON Lines and table output, the run summary.
 //! - [`config`]: the configuration file and its validated runtime form.
@@ -33,6 +35,7 @@ pub mod capture;
 pub mod config;
 pub mod decode;
 pub mod detect;
+pub mod finding;
 pub mod flow;
 pub mod output;
 pub mod pi;
@@ -40,5 +43,6 @@ pub mod pipeline;
 pub mod proto;
 pub mod reassembly;
 pub mod record;
+pub mod report;
 pub mod session;
 pub mod synth;

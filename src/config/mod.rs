@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::decode;
 use crate::detect;
+use crate::finding;
 use crate::flow::FlowLimits;
 use crate::pipeline::Settings;
 use crate::proto;
@@ -51,6 +52,8 @@ pub struct Raw {
     pub dns: RawDns,
     #[serde(default)]
     pub detect: RawDetect,
+    #[serde(default)]
+    pub findings: RawFindings,
 }
 
 /// `[decode]`: link layers, tunnels and IP fragments.
@@ -141,6 +144,46 @@ pub struct RawDetect {
     pub max_sdk_contacts: Option<usize>,
 }
 
+/// `[findings]`: thresholds and limits of the findings engine (findings.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFindings {
+    /// Findings kept per run (default 10000); more are counted, not raised.
+    pub max_findings: Option<usize>,
+    /// `refs` listed per finding (default 10000); the finding's `count` stays exact.
+    pub max_refs_per_finding: Option<usize>,
+    /// Frequency windows and identifier sets tracked at once (default 100000).
+    pub max_tracked_keys: Option<usize>,
+    /// `LT-DEVICE-ID-CROSS-APP`: distinct third-party SDKs one identifier must reach
+    /// (default 3).
+    pub cross_app_min_sdks: Option<u32>,
+    /// CSV of `CIDR,country_code` lines turning `LT-CROSS-BORDER` on (no default: the
+    /// rule is off without it).
+    pub ip_country_csv: Option<PathBuf>,
+    /// A rule table to use instead of the embedded `signatures/rules/findings.toml`.
+    pub rules_file: Option<PathBuf>,
+    #[serde(default)]
+    pub frequency: RawFrequency,
+}
+
+/// `[findings.frequency]`: `LT-FREQUENCY` thresholds (findings.md names them
+/// `findings.frequency.max`, `.window`, `.location_max`; the window keys carry their
+/// unit here).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFrequency {
+    /// Same PI type to the same destination more than this many times within
+    /// `window_secs` is a finding (default 10).
+    pub max: Option<u32>,
+    /// Window of `max`, seconds (default 60).
+    pub window_secs: Option<u32>,
+    /// Location PI to the same destination more than this many times within
+    /// `location_window_secs` is a finding (default 1).
+    pub location_max: Option<u32>,
+    /// Window of `location_max`, seconds (default 30).
+    pub location_window_secs: Option<u32>,
+}
+
 /// The validated configuration.
 #[derive(Clone, Debug)]
 pub struct Runtime {
@@ -151,6 +194,12 @@ pub struct Runtime {
     pub dns_names_max_entries: usize,
     pub dns_names_lifetime_secs: u64,
     pub detect: detect::Limits,
+    /// Findings engine thresholds and limits.
+    pub findings: finding::Settings,
+    /// `findings.ip_country_csv`, if set.
+    pub findings_ip_country_csv: Option<PathBuf>,
+    /// `findings.rules_file`, if set.
+    pub findings_rules_file: Option<PathBuf>,
 }
 
 impl Default for Runtime {
@@ -369,6 +418,7 @@ impl Runtime {
             }
             det.max_decode_depth = v;
         }
+        let findings = findings_settings(&raw.findings, &invalid)?;
         Ok(Runtime {
             detect: det,
             decode,
@@ -377,6 +427,9 @@ impl Runtime {
             proto,
             dns_names_max_entries,
             dns_names_lifetime_secs,
+            findings,
+            findings_ip_country_csv: raw.findings.ip_country_csv,
+            findings_rules_file: raw.findings.rules_file,
         })
     }
 
@@ -392,6 +445,70 @@ impl Runtime {
             signatures: Default::default(),
         }
     }
+}
+
+/// Validates `[findings]` into the engine's settings.
+fn findings_settings(
+    raw: &RawFindings,
+    invalid: &dyn Fn(&'static str, &str) -> Error,
+) -> Result<finding::Settings, Error> {
+    let mut s = finding::Settings::default();
+    let positive = |v: Option<u32>, key: &'static str, slot: &mut u32| -> Result<(), Error> {
+        if let Some(v) = v {
+            if v == 0 || v > 1_000_000 {
+                return Err(invalid(key, "must be 1..=1000000"));
+            }
+            *slot = v;
+        }
+        Ok(())
+    };
+    let f = &raw.frequency;
+    positive(f.max, "findings.frequency.max", &mut s.frequency_max)?;
+    positive(
+        f.window_secs,
+        "findings.frequency.window_secs",
+        &mut s.frequency_window_secs,
+    )?;
+    positive(
+        f.location_max,
+        "findings.frequency.location_max",
+        &mut s.location_max,
+    )?;
+    positive(
+        f.location_window_secs,
+        "findings.frequency.location_window_secs",
+        &mut s.location_window_secs,
+    )?;
+    positive(
+        raw.cross_app_min_sdks,
+        "findings.cross_app_min_sdks",
+        &mut s.cross_app_min_sdks,
+    )?;
+    for (value, key, slot) in [
+        (
+            raw.max_findings,
+            "findings.max_findings",
+            &mut s.max_findings,
+        ),
+        (
+            raw.max_refs_per_finding,
+            "findings.max_refs_per_finding",
+            &mut s.max_refs_per_finding,
+        ),
+        (
+            raw.max_tracked_keys,
+            "findings.max_tracked_keys",
+            &mut s.max_tracked_keys,
+        ),
+    ] {
+        if let Some(v) = value {
+            if v == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+            *slot = v;
+        }
+    }
+    Ok(s)
 }
 
 /// Reads and validates a configuration file.
@@ -453,5 +570,60 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(err, "lt.toml: key flow.max_flows: must be at least 1");
+    }
+
+    #[test]
+    fn detect_section() {
+        let rt = parse(
+            "[detect]\nmax_fields = 100\nmax_decode_depth = 1\nraw_window_bytes = 0\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(rt.detect.max_fields, 100);
+        assert_eq!(rt.detect.max_decode_depth, 1);
+        assert_eq!(rt.detect.raw_window_bytes, 0);
+        assert_eq!(rt.pipeline_settings().detect.max_fields, 100);
+        let err = parse("[detect]\nmax_json_depth = 65\n", Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "t.toml: key detect.max_json_depth: must be 1..=64");
+        let err = parse("[detect]\nmax_decode_depth = 9\n", Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "t.toml: key detect.max_decode_depth: must be 0..=4");
+    }
+
+    #[test]
+    fn findings_section() {
+        let rt = parse(
+            "[findings]\nmax_findings = 50\nip_country_csv = \"/lab/geo.csv\"\n\
+             [findings.frequency]\nmax = 3\nwindow_secs = 10\nlocation_max = 2\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(rt.findings.max_findings, 50);
+        assert_eq!(rt.findings.frequency_max, 3);
+        assert_eq!(rt.findings.frequency_window_secs, 10);
+        assert_eq!(rt.findings.location_max, 2);
+        assert_eq!(rt.findings.location_window_secs, 30);
+        assert_eq!(
+            rt.findings_ip_country_csv,
+            Some(PathBuf::from("/lab/geo.csv"))
+        );
+        assert_eq!(Runtime::default().findings, finding::Settings::default());
+        let err = parse("[findings.frequency]\nmax = 0\n", Path::new("lt.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "lt.toml: key findings.frequency.max: must be 1..=1000000"
+        );
+        let err = parse("[findings.frequency]\nwindow = 60\n", Path::new("lt.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("lt.toml:2: unknown field `window`"),
+            "{err}"
+        );
     }
 }

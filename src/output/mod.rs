@@ -1,6 +1,14 @@
 //! Where records go at the edge of an offline run: JSON Lines (sealed into the hash
 //! chain) or a table for people, plus the end-of-run summary.
 //!
+//! **Order.** JSON Lines are written in emission order: the records of the pipeline as
+//! they are produced (capture order), then — with `--findings` — every `finding` record,
+//! after all others and sealed into the same chain (see `crate::finding`). The table is
+//! written at the end, in sections: findings first, then `pi_leak` and `sdk_contact`
+//! records grouped by consent phase and destination, then the protocol records in
+//! emission order (at most [`table::DEFAULT_MAX_TABLE_ROWS`] rows are kept; the rest
+//! are counted and the table says so).
+//!
 //! Takes: [`Record`]s in emission order and a [`Summary`]. Emits: text on a writer.
 //! Must not: print personal data unmasked (records arrive masked).
 
@@ -9,6 +17,7 @@ use std::io::{self, Write};
 use crate::record::{Body, Chain, Record};
 
 mod summary;
+pub mod table;
 
 pub use summary::Summary;
 
@@ -25,7 +34,7 @@ pub struct RecordWriter<W: Write> {
     format: Format,
     chain: Chain,
     written: u64,
-    header_done: bool,
+    table: table::Sections,
 }
 
 impl<W: Write> RecordWriter<W> {
@@ -35,12 +44,18 @@ impl<W: Write> RecordWriter<W> {
             format,
             chain: Chain::new(),
             written: 0,
-            header_done: false,
+            table: table::Sections::new(table::DEFAULT_MAX_TABLE_ROWS),
         }
     }
 
     pub fn write(&mut self, mut record: Record) -> io::Result<()> {
-        let line = self.chain.seal(&mut record);
+        self.write_ref(&mut record)
+    }
+
+    /// Seals `record` into the chain (setting `seq`, `prev_hash`, `hash`) and writes it
+    /// (JSON Lines) or keeps its table row for [`RecordWriter::finish`].
+    pub fn write_ref(&mut self, record: &mut Record) -> io::Result<()> {
+        let line = self.chain.seal(record);
         self.written += 1;
         match self.format {
             Format::Jsonl => {
@@ -48,21 +63,35 @@ impl<W: Write> RecordWriter<W> {
                 self.out.write_all(b"\n")
             }
             Format::Table => {
-                if !self.header_done {
-                    self.header_done = true;
-                    writeln!(
-                        self.out,
-                        "{:<26} {:<11} {:<16} {:<45} {}",
-                        "时间 time (UTC+8)",
-                        "类型 type",
-                        "阶段 phase",
-                        "流 flow (device → peer)",
-                        "内容 detail"
-                    )?;
-                }
-                write_table_row(&mut self.out, &record)
+                let mut row = Vec::with_capacity(160);
+                write_table_row(&mut row, record)?;
+                self.table
+                    .add(record, String::from_utf8_lossy(&row).into_owned());
+                Ok(())
             }
         }
+    }
+
+    /// Writes the table's sections (nothing for JSON Lines). Call once, after the last
+    /// record.
+    pub fn finish(&mut self) -> io::Result<()> {
+        if self.format == Format::Table {
+            let header = format!(
+                "{:<26} {:<11} {:<16} {:<45} {}",
+                "时间 time (UTC+8)",
+                "类型 type",
+                "阶段 phase",
+                "流 flow (device → peer)",
+                "内容 detail"
+            );
+            self.table.write(&mut self.out, &header)?;
+        }
+        Ok(())
+    }
+
+    /// The chain so far (last hash, next seq).
+    pub fn chain(&self) -> &Chain {
+        &self.chain
     }
 
     pub fn written(&self) -> u64 {
@@ -151,10 +180,25 @@ fn write_table_row<W: Write>(out: &mut W, record: &Record) -> io::Result<()> {
             c.host.as_deref().unwrap_or("-"),
             contact.via
         ),
-        Body::Finding(finding) => format!(
-            "{} [{}] {} refs={:?}",
-            finding.rule, finding.severity, finding.title, finding.refs
-        ),
+        Body::Finding(finding) => {
+            let shown: Vec<String> = finding.refs.iter().take(10).map(u64::to_string).collect();
+            let more = finding.refs.len().saturating_sub(shown.len());
+            format!(
+                "{} [{}] {} · {} → {} · refs {}{} (count {})",
+                finding.rule,
+                finding.severity,
+                finding.title,
+                finding.pi_type.as_deref().unwrap_or("-"),
+                finding.destination.as_deref().unwrap_or("*"),
+                shown.join(","),
+                if more > 0 {
+                    format!(",… +{more}")
+                } else {
+                    String::new()
+                },
+                finding.count
+            )
+        }
         Body::Flow(f) => format!(
             "{} pkts {}/{} bytes {}/{} {}{}",
             f.state,

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::finding::FindingEngine;
 use crate::pipeline::PipelineStats;
 use crate::record::EventType;
 
@@ -12,6 +13,20 @@ pub struct Summary {
     stats: PipelineStats,
     files: usize,
     file_errors: Vec<String>,
+    findings: Option<FindingsSummary>,
+}
+
+/// What the findings engine did, for the summary.
+#[derive(Clone, Debug, Default)]
+struct FindingsSummary {
+    total: usize,
+    /// (severity, count) for high, medium, low.
+    by_severity: Vec<(&'static str, usize)>,
+    /// (rule id, count), rules with findings only, in findings.md order.
+    by_rule: Vec<(&'static str, usize)>,
+    /// (rule id, reason) of rules that did not run.
+    off: Vec<(&'static str, &'static str)>,
+    anomalies: Vec<(&'static str, u64)>,
 }
 
 impl Summary {
@@ -20,7 +35,43 @@ impl Summary {
             stats: stats.clone(),
             files,
             file_errors: file_errors.to_vec(),
+            findings: None,
         }
+    }
+
+    /// Adds the findings engine's results (counts by severity and rule, rules that did
+    /// not run and why, limit counters).
+    pub fn with_findings(mut self, engine: &FindingEngine) -> Summary {
+        let findings = engine.findings();
+        let by_severity = ["high", "medium", "low"]
+            .into_iter()
+            .map(|sev| {
+                (
+                    sev,
+                    findings
+                        .iter()
+                        .filter(|f| f.severity.as_str() == sev)
+                        .count(),
+                )
+            })
+            .collect();
+        let by_rule = crate::finding::RuleId::ALL
+            .into_iter()
+            .map(|r| (r.as_str(), findings.iter().filter(|f| f.rule == r).count()))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        self.findings = Some(FindingsSummary {
+            total: findings.len(),
+            by_severity,
+            by_rule,
+            off: engine
+                .rules_off()
+                .iter()
+                .map(|o| (o.rule.as_str(), o.reason_en))
+                .collect(),
+            anomalies: engine.stats().anomalies(),
+        });
+        self
     }
 }
 
@@ -89,7 +140,29 @@ impl fmt::Display for Summary {
         if !by_sdk.is_empty() {
             writeln!(f, "泄露 leaks by SDK:     {}", by_sdk.join(", "))?;
         }
-        let anomalies = s.anomalies();
+        if let Some(fs) = &self.findings {
+            let sev: Vec<String> = fs
+                .by_severity
+                .iter()
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect();
+            writeln!(
+                f,
+                "发现 findings:         {} ({})",
+                fs.total,
+                sev.join(", ")
+            )?;
+            for (rule, n) in &fs.by_rule {
+                writeln!(f, "  {rule:<40} {n}")?;
+            }
+            for (rule, reason) in &fs.off {
+                writeln!(f, "未执行 rule off:       {rule}: {reason}")?;
+            }
+        }
+        let mut anomalies = s.anomalies();
+        if let Some(fs) = &self.findings {
+            anomalies.extend(fs.anomalies.iter().map(|(k, n)| ("findings", *k, *n)));
+        }
         if anomalies.is_empty() {
             writeln!(f, "异常 anomalies:        none")?;
         } else {

@@ -268,6 +268,14 @@ pub struct FindingFields {
     pub regulation: Vec<String>,
     /// `seq` of the records that prove it.
     pub refs: Vec<u64>,
+    /// The PI type it is about, when it is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pi_type: Option<String>,
+    /// Host (else address) it is about; absent when it spans several destinations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// Number of proving records; `refs` lists at most a configured number of them.
+    pub count: u64,
 }
 
 /// What a record says beyond the common fields.
