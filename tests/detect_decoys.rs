@@ -59,7 +59,12 @@ fn decoys_are_not_reported() {
         "nonce": "QmFzZTY0Tm9uY2VWYWx1ZTEyMzQ1Njc4",
         "asset": "icon@2x.png",
         "apps": "com.example.one",
-        "cell_id": "2147483647"
+        "cell_id": "2147483647",
+        "cid": 19944365299u64,
+        "display_cids": [19944365299u64, 13912345677u64],
+        "realm": "310410010001002@ims.mnc410.mcc310.3gppnetwork.org",
+        "username": "263734@imstest.lan",
+        "uri": "sip:zhang.san@example.com"
     })
     .to_string();
     let req = traffic::http_request(

@@ -50,7 +50,7 @@ fn check_prints_counts() {
     let dir = good_dir();
     let (code, out, err) = leaktap(&["signatures", "check", &dir.path().display().to_string()]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("PI 类型 PI types:       21 (20 patterns, 9 files)"), "{out}");
+    assert!(out.contains("PI 类型 PI types:       21 (21 patterns, 9 files)"), "{out}");
     assert!(out.contains("SDK:                   4 (3 files)"), "{out}");
     assert!(out.contains("SDK 域名 SDK domains:   5"), "{out}");
     assert!(out.contains("SDK 类别 categories:    3"), "{out}");

@@ -437,7 +437,15 @@ impl Detector {
             } else {
                 false
             };
-        if !structured {
+        // A percent-encoded value is judged on its decoding (with the keys inside it), not
+        // on the escaped text, unless no decoding layer is left.
+        // Raw text is matched as written too: one escape elsewhere in a body must not
+        // make every value in it look URL-encoded.
+        let raw_text = matches!(sc.base, BaseKind::BodyRaw | BaseKind::Stream);
+        let decodable = !raw_text
+            && enc.depth < self.limits.max_decode_depth
+            && field::has_percent_escape(t);
+        if !structured && !decodable {
             self.match_value(sc, value, enc);
         }
         if structured || enc.depth >= self.limits.max_decode_depth {
@@ -688,6 +696,7 @@ impl Detector {
                     info.hash |= both.hash;
                     info.lat |= both.lat;
                     info.lng |= both.lng;
+                    info.not |= both.not;
                 }
             }
         }
@@ -744,6 +753,10 @@ impl Detector {
                 }
                 let text = value.get(start..end).unwrap_or_default();
                 let keyed = info.sigs >> pat.sig & 1 == 1;
+                if !keyed && info.not >> pat.sig & 1 == 1 {
+                    stats.rejected_key += 1;
+                    return;
+                }
                 let confidence = match pat.validator.check(text, self.today) {
                     Verdict::Accept => {
                         if keyed {
@@ -818,6 +831,14 @@ impl Detector {
                 .ok()
                 .and_then(crate::pi::validator::normalize_cn_mobile)
             {
+                self.emit(sc, sig, &d, confidence, enc);
+                return;
+            }
+        }
+        if is("imei") && text.len() > 15 {
+            let mut buf = [0u8; 15];
+            if let Some(d) = super::validate::imei_digits(text, &mut buf) {
+                let d: [u8; 15] = d.try_into().unwrap_or([b'0'; 15]);
                 self.emit(sc, sig, &d, confidence, enc);
                 return;
             }
@@ -1131,7 +1152,21 @@ fn boundary_before(boundary: Boundary, hay: &[u8], start: usize) -> bool {
     let Some(prev) = start.checked_sub(1).and_then(|i| hay.get(i)) else {
         return true;
     };
+    if boundary == Boundary::Email && is_uri_user(hay, start) {
+        return false;
+    }
     !in_class(boundary, *prev) || super::matcher::after_escape(hay, start)
+}
+
+/// `sip:user@host`, `sips:`, `tel:`, `im:`, `pres:` (RFC 3261 §19.1): an address of a
+/// telephony or presence system, not a mailbox.
+fn is_uri_user(hay: &[u8], start: usize) -> bool {
+    ["sip:", "sips:", "tel:", "im:", "pres:"].iter().any(|scheme| {
+        start
+            .checked_sub(scheme.len())
+            .and_then(|from| hay.get(from..start))
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme.as_bytes()))
+    })
 }
 
 /// The byte at `end` does not continue the match (email: a `.` followed by a letter

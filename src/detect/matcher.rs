@@ -125,6 +125,9 @@ pub struct KeyInfo {
     pub lat: u128,
     /// The key is one of the signature's `lng_keys`.
     pub lng: u128,
+    /// The key is one of the signature's `not_keys`: a match without key context is
+    /// dropped (an 11-digit campaign id under `cid` is no phone number).
+    pub not: u128,
 }
 
 impl KeyInfo {
@@ -133,20 +136,22 @@ impl KeyInfo {
         self.hash |= other.hash;
         self.lat |= other.lat;
         self.lng |= other.lng;
+        self.not |= other.not;
     }
 
     /// No signature cares about this key.
     pub fn is_empty(&self) -> bool {
-        self.sigs | self.hash | self.lat | self.lng == 0
+        self.sigs | self.hash | self.lat | self.lng | self.not == 0
     }
 }
 
-/// Normalised key name → [`KeyInfo`], exact names in a hash map and `prefix*` names in a
-/// short list.
+/// Normalised key name → [`KeyInfo`], exact names in a hash map, `prefix*` and `*suffix`
+/// names in a short list.
 #[derive(Debug, Default)]
 pub struct KeyIndex {
     exact: HashMap<Box<[u8]>, KeyInfo>,
-    prefix: Vec<(Box<[u8]>, KeyInfo)>,
+    /// (is suffix, affix, info).
+    affix: Vec<(bool, Box<[u8]>, KeyInfo)>,
 }
 
 impl KeyIndex {
@@ -154,27 +159,37 @@ impl KeyIndex {
         let mut index = KeyIndex::default();
         for (i, sig) in sigs.iter().enumerate() {
             let bit = 1u128 << i;
-            let lists: [(&Vec<String>, fn(&mut KeyInfo) -> &mut u128); 4] = [
+            let lists: [(&Vec<String>, fn(&mut KeyInfo) -> &mut u128); 5] = [
                 (&sig.keys, |k| &mut k.sigs),
                 (&sig.hash_keys, |k| &mut k.hash),
                 (&sig.lat_keys, |k| &mut k.lat),
                 (&sig.lng_keys, |k| &mut k.lng),
+                (&sig.not_keys, |k| &mut k.not),
             ];
             for (list, slot) in lists {
                 for key in list {
-                    let entry = match key.strip_suffix('*') {
-                        Some(p) => {
-                            let p: Box<[u8]> = p.as_bytes().into();
-                            match index.prefix.iter_mut().find(|(k, _)| *k == p) {
-                                Some((_, info)) => info,
+                    let affix = match (key.strip_prefix('*'), key.strip_suffix('*')) {
+                        (Some(suffix), _) => Some((true, suffix)),
+                        (None, Some(prefix)) => Some((false, prefix)),
+                        (None, None) => None,
+                    };
+                    let entry = match affix {
+                        Some((is_suffix, text)) => {
+                            let text: Box<[u8]> = text.as_bytes().into();
+                            let at = match index
+                                .affix
+                                .iter()
+                                .position(|(s, k, _)| *s == is_suffix && *k == text)
+                            {
+                                Some(at) => at,
                                 None => {
-                                    index.prefix.push((p, KeyInfo::default()));
-                                    // Just pushed, so the list is not empty.
-                                    match index.prefix.last_mut() {
-                                        Some((_, info)) => info,
-                                        None => continue,
-                                    }
+                                    index.affix.push((is_suffix, text, KeyInfo::default()));
+                                    index.affix.len() - 1
                                 }
+                            };
+                            match index.affix.get_mut(at) {
+                                Some((_, _, info)) => info,
+                                None => continue,
                             }
                         }
                         None => index.exact.entry(key.as_bytes().into()).or_default(),
@@ -189,8 +204,13 @@ impl KeyIndex {
     /// Everything known about a normalised key.
     pub fn lookup(&self, key: &[u8]) -> KeyInfo {
         let mut info = self.exact.get(key).copied().unwrap_or_default();
-        for (p, i) in &self.prefix {
-            if key.starts_with(p) {
+        for (is_suffix, affix, i) in &self.affix {
+            let hit = if *is_suffix {
+                key.ends_with(affix)
+            } else {
+                key.starts_with(affix)
+            };
+            if hit {
                 info.or(i);
             }
         }

@@ -167,12 +167,15 @@ pub struct PiSignature {
     pub category: String,
     pub sensitive: bool,
     /// Key-name hints, normalised (lower case, without `_ - .`); a trailing `*` is a
-    /// prefix match.
+    /// prefix match, a leading `*` a suffix match.
     pub keys: Vec<String>,
     /// Keys under which a 32/40/64-hex value is an MD5/SHA-1/SHA-256 of this type.
     pub hash_keys: Vec<String>,
     pub lat_keys: Vec<String>,
     pub lng_keys: Vec<String>,
+    /// Keys under which a match without key context is dropped (`*id`: any key ending
+    /// in `id`).
+    pub not_keys: Vec<String>,
     /// Placeholder values, letters and digits only, lower case (never PI).
     pub placeholders: Vec<String>,
     pub confidence: f64,
@@ -460,6 +463,8 @@ struct RawPi {
     #[serde(default)]
     lng_keys: Vec<Spanned<String>>,
     #[serde(default)]
+    not_keys: Vec<Spanned<String>>,
+    #[serde(default)]
     placeholders: Vec<Spanned<String>>,
     confidence: Option<Spanned<f64>>,
     confidence_with_key: Option<Spanned<f64>>,
@@ -608,9 +613,11 @@ impl Builder {
         let mut out = Vec::with_capacity(raw.len());
         for k in raw.iter().take(MAX_LIST_ITEMS) {
             let line = src.line(k.span());
-            let (body, prefix) = match k.get_ref().strip_suffix('*') {
-                Some(body) => (body, true),
-                None => (k.get_ref().as_str(), false),
+            let raw = k.get_ref().as_str();
+            let (body, prefix, suffix) = match (raw.strip_prefix('*'), raw.strip_suffix('*')) {
+                (Some(body), _) => (body, false, true),
+                (None, Some(body)) => (body, true, false),
+                (None, None) => (raw, false, false),
             };
             let mut buf = [0u8; MAX_KEY_BYTES];
             match matcher::normalize_key(body.as_bytes(), &mut buf) {
@@ -618,6 +625,9 @@ impl Builder {
                     let mut s = String::from_utf8_lossy(&buf[..n]).into_owned();
                     if prefix {
                         s.push('*');
+                    }
+                    if suffix {
+                        s.insert(0, '*');
                     }
                     if !out.contains(&s) {
                         out.push(s);
@@ -684,6 +694,7 @@ impl Builder {
         let hash_keys = self.keys(src, "hash_keys", &e.hash_keys);
         let lat_keys = self.keys(src, "lat_keys", &e.lat_keys);
         let lng_keys = self.keys(src, "lng_keys", &e.lng_keys);
+        let not_keys = self.keys(src, "not_keys", &e.not_keys);
         let placeholders = e
             .placeholders
             .iter()
@@ -838,6 +849,7 @@ impl Builder {
             hash_keys,
             lat_keys,
             lng_keys,
+            not_keys,
             placeholders,
             confidence,
             confidence_with_key,

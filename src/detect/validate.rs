@@ -165,6 +165,14 @@ impl Validator {
                 }
             }
             Validator::Imei | Validator::ImeiTac => {
+                let mut buf = [0u8; 15];
+                let Some(digits) = imei_digits(value, &mut buf) else {
+                    return Verdict::Reject;
+                };
+                let value = digits;
+                let Ok(s) = std::str::from_utf8(digits) else {
+                    return Verdict::Reject;
+                };
                 if v::is_placeholder_imei(s) {
                     Verdict::Placeholder
                 } else if self == Validator::ImeiTac {
@@ -202,9 +210,42 @@ const FILE_EXTENSIONS: [&str; 16] = [
     "xml", "mp4", "mp3", "webm",
 ];
 
+/// Top-level names used only inside private networks (RFC 6762 appendix G, RFC 2606,
+/// RFC 8375): a `user@host.lan` is a login on a lab or IMS system, not a mailbox.
+const PRIVATE_TLDS: [&str; 8] = ["lan", "local", "localdomain", "internal", "intranet", "home", "corp", "invalid"];
+
 fn file_name_like(s: &str) -> bool {
     let tld = s.rsplit('.').next().unwrap_or_default();
+    let domain = s.rsplit('@').next().unwrap_or_default().to_ascii_lowercase();
     FILE_EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(tld))
+        || PRIVATE_TLDS.iter().any(|e| e.eq_ignore_ascii_case(tld))
+        // IMS realms (3GPP TS 23.003 §13): `<IMSI>@ims.mncXXX.mccYYY.3gppnetwork.org` is a
+        // SIP private identity, not an email address.
+        || domain == "3gppnetwork.org"
+        || domain.ends_with(".3gppnetwork.org")
+}
+
+/// The 15 digits of an IMEI written bare, or as `TAC-SNR-CD` (`35442706-323347-9`),
+/// optionally with the `urn:gsma:imei:` prefix of RFC 7254.
+pub fn imei_digits<'b>(value: &[u8], buf: &'b mut [u8; 15]) -> Option<&'b [u8]> {
+    let value = value
+        .get(..14)
+        .filter(|p| p.eq_ignore_ascii_case(b"urn:gsma:imei:"))
+        .and_then(|_| value.get(14..))
+        .unwrap_or(value);
+    let mut n = 0usize;
+    for (i, &c) in value.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                *buf.get_mut(n)? = c;
+                n += 1;
+            }
+            // RFC 7254 §3: hyphens after the TAC (8 digits) and the serial (14).
+            b'-' if (i == 8 || i == 15) && value.len() == 17 => {}
+            _ => return None,
+        }
+    }
+    (n == 15).then_some(&buf[..])
 }
 
 /// Issuer identification numbers accepted for a bank card without key context.
@@ -277,6 +318,15 @@ mod tests {
         assert_eq!(check(Validator::BankCardIin, "6222020200112233445"), check(Validator::BankCard, "6222020200112233445"));
         assert_eq!(check(Validator::BankCardIin, "9999999999999995"), Verdict::Reject);
         assert_eq!(check(Validator::Email, "icon@2x.png"), Verdict::Reject);
+        assert_eq!(check(Validator::Email, "263734@imstest.lan"), Verdict::Reject);
+        assert_eq!(
+            check(Validator::Email, "310410010001002@ims.mnc410.mcc310.3gppnetwork.org"),
+            Verdict::Reject
+        );
+        let urn = format!("urn:gsma:imei:49015420-323751-{}", 8);
+        assert_eq!(check(Validator::Imei, &urn), Verdict::Accept);
+        assert_eq!(check(Validator::Imei, "49015420-323751-8"), Verdict::Accept);
+        assert_eq!(check(Validator::Imei, "4901542-0323751-8"), Verdict::Reject);
         assert_eq!(check(Validator::Email, "zhang.san@example.com"), Verdict::Accept);
     }
 }
