@@ -30,7 +30,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          pub(super) static FILES: &[(&str, &str)] = &[\n",
     );
     for (name, path) in &files {
-        writeln!(out, "    ({name:?}, include_str!({:?})),", path.display().to_string())?;
+        writeln!(
+            out,
+            "    ({name:?}, include_str!({:?})),",
+            path.display().to_string()
+        )?;
     }
     out.push_str("];\n");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);

@@ -26,7 +26,10 @@ fn bad_luhn_card() -> String {
 /// An 18-character ID number with a wrong check character.
 fn bad_id() -> String {
     let id = "110105194912310021";
-    assert!(!validator::cn_resident_id(id, time::macros::date!(2026 - 03 - 02)));
+    assert!(!validator::cn_resident_id(
+        id,
+        time::macros::date!(2026 - 03 - 02)
+    ));
     id.into()
 }
 
@@ -75,7 +78,10 @@ fn decoys_are_not_reported() {
             ("Content-Type", "application/json"),
             ("X-Request-Id", "7c9e6679-7425-40de-944b-e07fc1f90ae7"),
             ("X-Trace-Id", "4bf92f3577b34da6a3ce929d0e0e4736"),
-            ("User-Agent", "Dalvik/2.1.0 (Linux; U; Android 13; V2203A Build/TP1A.220624.014)"),
+            (
+                "User-Agent",
+                "Dalvik/2.1.0 (Linux; U; Android 13; V2203A Build/TP1A.220624.014)",
+            ),
             ("Cookie", "sid=1772442000123; imei=000000000000000"),
         ],
         body.as_bytes(),
@@ -97,7 +103,9 @@ fn the_same_values_done_right_are_reported() {
         "622202020011223{}",
         char::from(validator::luhn_check_digit(b"622202020011223").expect("digit"))
     );
-    let query = format!("/v2/log?ts=1772442000123&mobile=13912345678&card_no={card}&id_card=11010519491231002X");
+    let query = format!(
+        "/v2/log?ts=1772442000123&mobile=13912345678&card_no={card}&id_card=11010519491231002X"
+    );
     let req = traffic::http_request("GET", "api.example.net", &query, &[], b"");
     let frames = http_exchange(41_001, &req, &Segmentation::whole(), START);
     let (records, _) = run(&frames, signature_set(), Vec::new());

@@ -51,8 +51,24 @@ fn value_split_across_tcp_segments() {
         assert_eq!(
             leak["pi"],
             json!([
-                item("phone_number", "basic", false, "url.query:phone", "plain", "13912345678", 0.95),
-                item("imei", "device", false, "url.query:imei", "plain", "861234567890127", 0.95),
+                item(
+                    "phone_number",
+                    "basic",
+                    false,
+                    "url.query:phone",
+                    "plain",
+                    "13912345678",
+                    0.95
+                ),
+                item(
+                    "imei",
+                    "device",
+                    false,
+                    "url.query:imei",
+                    "plain",
+                    "861234567890127",
+                    0.95
+                ),
             ])
         );
         assert_eq!(
@@ -65,24 +81,32 @@ fn value_split_across_tcp_segments() {
 #[test]
 fn value_across_a_chunk_boundary_inside_a_gzip_body() {
     // serde_json writes object keys sorted: d, f, h, j, z.
-    let body = json!({"event": "launch", "device": {"imei": "861234567890127", "ts": 1772442000123u64}})
-        .to_string();
+    let body =
+        json!({"event": "launch", "device": {"imei": "861234567890127", "ts": 1772442000123u64}})
+            .to_string();
     let gz = traffic::gzip(body.as_bytes());
     // Cut the compressed stream into many chunks so that the deflate block holding the
     // IMEI crosses chunk boundaries, and cut the TCP segments elsewhere.
     let chunked = traffic::chunked(&gz, &[7, 5, 11, 3, 9]);
-    let mut req = format!(
-        "POST /v1/events HTTP/1.1\r\nHost: api.example.net\r\nContent-Type: application/json\r\n\
+    let mut req =
+        b"POST /v1/events HTTP/1.1\r\nHost: api.example.net\r\nContent-Type: application/json\r\n\
          Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
-    )
-    .into_bytes();
+            .to_vec();
     req.extend_from_slice(&chunked);
     let frames = http_exchange(40_002, &req, &Segmentation::fixed(13), START);
     let (records, _) = run(&frames, signature_set(), Vec::new());
     let leak = only_leak(&records);
     assert_eq!(
         leak["pi"],
-        json!([item("imei", "device", false, "body.json:$.device.imei", "plain", "861234567890127", 0.95)])
+        json!([item(
+            "imei",
+            "device",
+            false,
+            "body.json:$.device.imei",
+            "plain",
+            "861234567890127",
+            0.95
+        )])
     );
 }
 
@@ -91,8 +115,13 @@ fn encoding_layers_are_peeled_and_named() {
     let b64 = base64::engine::general_purpose::STANDARD;
     let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let inner_json = r#"{"imei":"861234567890127","android_id":"3a5f9c2e7b1d4f60"}"#;
-    let gz_b64 = b64.encode(traffic::gzip(br#"{"oaid":"5b8f1c2a-7d3e-4f6a-9b0c-1d2e3f4a5b6c"}"#));
-    let hex: String = "phone=13912345678".bytes().map(|b| format!("{b:02x}")).collect();
+    let gz_b64 = b64.encode(traffic::gzip(
+        br#"{"oaid":"5b8f1c2a-7d3e-4f6a-9b0c-1d2e3f4a5b6c"}"#,
+    ));
+    let hex: String = "phone=13912345678"
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let form_b64 = b64url.encode("mac=3c:22:fb:12:34:56&x=1");
     let double_json = json!({"payload": r#"{"email":"zhang.san@example.com"}"#}).to_string();
     // serde_json writes object keys sorted: d, f, h, j, z.
@@ -105,7 +134,10 @@ fn encoding_layers_are_peeled_and_named() {
     })
     .to_string();
     let url_b64 = b64.encode("id_card=11010519491231002X");
-    let url_b64_escaped = url_b64.replace('=', "%3D").replace('+', "%2B").replace('/', "%2F");
+    let url_b64_escaped = url_b64
+        .replace('=', "%3D")
+        .replace('+', "%2B")
+        .replace('/', "%2F");
     let req = traffic::http_request(
         "POST",
         "api.example.net",
@@ -119,20 +151,83 @@ fn encoding_layers_are_peeled_and_named() {
     assert_eq!(
         leak["pi"],
         json!([
-            item("id_card", "identity", true, "url.query:q>form:id_card", "url+base64", "11010519491231002X", 0.98),
-            item("imei", "device", false, "body.json:$.d>json:$.imei", "base64", "861234567890127", 0.95),
-            item("android_id", "device", false, "body.json:$.d>json:$.android_id", "base64", "3a5f9c2e7b1d4f60", 0.9),
-            item("mac_address", "device", false, "body.json:$.f>form:mac", "base64", "3c:22:fb:12:34:56", 0.9),
-            item("phone_number", "basic", false, "body.json:$.h>form:phone", "hex", "13912345678", 0.95),
-            item("email", "basic", false, "body.json:$.j>json:$.payload>json:$.email", "plain", "zhang.san@example.com", 0.98),
-            item("oaid", "device", false, "body.json:$.z>json:$.oaid", "base64+gzip", "5b8f1c2a-7d3e-4f6a-9b0c-1d2e3f4a5b6c", 0.9),
+            item(
+                "id_card",
+                "identity",
+                true,
+                "url.query:q>form:id_card",
+                "url+base64",
+                "11010519491231002X",
+                0.98
+            ),
+            item(
+                "imei",
+                "device",
+                false,
+                "body.json:$.d>json:$.imei",
+                "base64",
+                "861234567890127",
+                0.95
+            ),
+            item(
+                "android_id",
+                "device",
+                false,
+                "body.json:$.d>json:$.android_id",
+                "base64",
+                "3a5f9c2e7b1d4f60",
+                0.9
+            ),
+            item(
+                "mac_address",
+                "device",
+                false,
+                "body.json:$.f>form:mac",
+                "base64",
+                "3c:22:fb:12:34:56",
+                0.9
+            ),
+            item(
+                "phone_number",
+                "basic",
+                false,
+                "body.json:$.h>form:phone",
+                "hex",
+                "13912345678",
+                0.95
+            ),
+            item(
+                "email",
+                "basic",
+                false,
+                "body.json:$.j>json:$.payload>json:$.email",
+                "plain",
+                "zhang.san@example.com",
+                0.98
+            ),
+            item(
+                "oaid",
+                "device",
+                false,
+                "body.json:$.z>json:$.oaid",
+                "base64+gzip",
+                "5b8f1c2a-7d3e-4f6a-9b0c-1d2e3f4a5b6c",
+                0.9
+            ),
         ])
     );
     // The whole encoded query value is masked in the URL.
     let url = leak["http"]["url"].as_str().expect("url");
-    assert!(url.starts_with("http://api.example.net/v1/collect?q="), "{url}");
+    assert!(
+        url.starts_with("http://api.example.net/v1/collect?q="),
+        "{url}"
+    );
     assert!(!url.contains(&url_b64_escaped), "{url}");
-    assert!(stats.detect.decoded_base64 >= 4 && stats.detect.decoded_gzip >= 1 && stats.detect.decoded_hex >= 1);
+    assert!(
+        stats.detect.decoded_base64 >= 4
+            && stats.detect.decoded_gzip >= 1
+            && stats.detect.decoded_hex >= 1
+    );
 }
 
 #[test]
@@ -152,8 +247,24 @@ fn hashed_identifiers_under_hash_keys() {
     assert_eq!(
         leak["pi"],
         json!([
-            item("imei", "device", false, "url.query:imei_md5", "md5", md5_imei, 0.95),
-            item("oaid", "device", false, "url.query:oaid_sha256", "sha256", sha256_oaid, 0.95),
+            item(
+                "imei",
+                "device",
+                false,
+                "url.query:imei_md5",
+                "md5",
+                md5_imei,
+                0.95
+            ),
+            item(
+                "oaid",
+                "device",
+                false,
+                "url.query:oaid_sha256",
+                "sha256",
+                sha256_oaid,
+                0.95
+            ),
         ])
     );
     // The md5 of an empty string is no identifier.
@@ -164,7 +275,11 @@ fn hashed_identifiers_under_hash_keys() {
         &[],
         b"",
     );
-    let (records, _) = run(&http_exchange(40_005, &req, &Segmentation::whole(), START), signature_set(), Vec::new());
+    let (records, _) = run(
+        &http_exchange(40_005, &req, &Segmentation::whole(), START),
+        signature_set(),
+        Vec::new(),
+    );
     assert!(of_type(&records, "pi_leak").is_empty());
 }
 
@@ -175,7 +290,12 @@ fn raw_stream_of_an_unparsed_protocol() {
     let payload = br#"{"cmd":"login","mobile":"13912345678","v":3}"#;
     let mut msg = vec![0x00, 0x01, 0xA5, payload.len() as u8];
     msg.extend_from_slice(payload);
-    let cut = 4 + payload.windows(5).position(|w| w == b"13912").expect("phone") + 5;
+    let cut = 4
+        + payload
+            .windows(5)
+            .position(|w| w == b"13912")
+            .expect("phone")
+        + 5;
     let mut conv = TcpConversation::new(phone(40_006), server(20, 9000)).with_start_micros(START);
     conv.handshake();
     conv.client_sends(&msg, &Segmentation::sizes(vec![cut]));
@@ -187,6 +307,14 @@ fn raw_stream_of_an_unparsed_protocol() {
     assert_eq!(leak["http"], Value::Null);
     assert_eq!(
         leak["pi"],
-        json!([item("phone_number", "basic", false, "stream.raw", "plain", "13912345678", 0.7)])
+        json!([item(
+            "phone_number",
+            "basic",
+            false,
+            "stream.raw",
+            "plain",
+            "13912345678",
+            0.7
+        )])
     );
 }

@@ -47,13 +47,16 @@ fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn analyze(path: &Path, set: &Arc<SignatureSet>) -> Vec<Value> {
-    let mut settings = Settings::default();
-    settings.signatures = Arc::clone(set);
+    let settings = Settings {
+        signatures: Arc::clone(set),
+        ..Settings::default()
+    };
     let sessions = Arc::new(SessionSet::new(Vec::new()).expect("sessions"));
     let names = Arc::new(ResolvedNames::new(65_536, 3600));
     let mut worker = Worker::new(settings, sessions, names, 0);
     let mut records = Vec::new();
-    let mut emit = |r: leaktap::record::Record| records.push(serde_json::to_value(&r).expect("json"));
+    let mut emit =
+        |r: leaktap::record::Record| records.push(serde_json::to_value(&r).expect("json"));
     let mut source = FileSource::new(vec![path.to_path_buf()]);
     loop {
         match source.next_step() {
@@ -63,7 +66,6 @@ fn analyze(path: &Path, set: &Arc<SignatureSet>) -> Vec<Value> {
         }
     }
     worker.finish(&mut emit);
-    drop(emit);
     records
 }
 
@@ -82,14 +84,22 @@ fn mobile_captures() {
     let mut items: BTreeMap<String, usize> = BTreeMap::new();
     let mut by_sdk: BTreeMap<String, usize> = BTreeMap::new();
     for file in &files {
-        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         for r in analyze(file, &set) {
             let host = r["host"].as_str().unwrap_or("-");
             match r["event_type"].as_str() {
                 Some("sdk_contact") => {
                     contacts += 1;
-                    *by_sdk.entry(r["sdk"]["id"].as_str().unwrap_or("-").to_string()).or_insert(0) += 1;
-                    println!("sdk_contact {name} via={} host={host} sdk={}", r["via"], r["sdk"]["id"]);
+                    *by_sdk
+                        .entry(r["sdk"]["id"].as_str().unwrap_or("-").to_string())
+                        .or_insert(0) += 1;
+                    println!(
+                        "sdk_contact {name} via={} host={host} sdk={}",
+                        r["via"], r["sdk"]["id"]
+                    );
                 }
                 Some("pi_leak") => {
                     leaks += 1;
@@ -108,7 +118,10 @@ fn mobile_captures() {
             }
         }
     }
-    println!("{} files: {contacts} sdk_contact, {leaks} pi_leak, items {items:?}", files.len());
+    println!(
+        "{} files: {contacts} sdk_contact, {leaks} pi_leak, items {items:?}",
+        files.len()
+    );
     println!("sdk_contact by SDK: {by_sdk:?}");
     let want: BTreeMap<String, usize> = [("android_id".to_string(), 10), ("imei".to_string(), 1)]
         .into_iter()

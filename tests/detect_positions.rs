@@ -41,33 +41,101 @@ fn single(
     Sample {
         pi_type,
         fields: vec![(key, value.to_string())],
-        items: vec![(pi_type, category, sensitive, value.to_string(), confidence, 0)],
+        items: vec![(
+            pi_type,
+            category,
+            sensitive,
+            value.to_string(),
+            confidence,
+            0,
+        )],
         json_numbers: false,
     }
 }
 
 fn samples() -> Vec<Sample> {
-    let imei = with_check("86123456789012", validator::imei_check_digit(b"86123456789012"));
-    let iccid = with_check("898600123456789012", validator::luhn_check_digit(b"898600123456789012"));
-    let card = with_check("622202020011223344", validator::luhn_check_digit(b"622202020011223344"));
-    let uscc = with_check("92110105MA01ABCD1", validator::uscc_check_char(b"92110105MA01ABCD1"));
+    let imei = with_check(
+        "86123456789012",
+        validator::imei_check_digit(b"86123456789012"),
+    );
+    let iccid = with_check(
+        "898600123456789012",
+        validator::luhn_check_digit(b"898600123456789012"),
+    );
+    let card = with_check(
+        "622202020011223344",
+        validator::luhn_check_digit(b"622202020011223344"),
+    );
+    let uscc = with_check(
+        "92110105MA01ABCD1",
+        validator::uscc_check_char(b"92110105MA01ABCD1"),
+    );
     assert!(validator::imei(&imei) && validator::bank_card(&card) && validator::uscc(&uscc));
     let mut out = vec![
         single("phone_number", "basic", false, "phone", "13912345678", 0.95),
-        single("email", "basic", false, "email", "zhang.san@example.com", 0.98),
+        single(
+            "email",
+            "basic",
+            false,
+            "email",
+            "zhang.san@example.com",
+            0.98,
+        ),
         single("license_plate", "basic", false, "plate", "京A12345", 0.9),
-        single("id_card", "identity", true, "id_card", "11010519491231002X", 0.98),
+        single(
+            "id_card",
+            "identity",
+            true,
+            "id_card",
+            "11010519491231002X",
+            0.98,
+        ),
         single("passport", "identity", true, "passport", "E12345678", 0.85),
         single("bank_card", "property", true, "card_no", &card, 0.95),
         single("imei", "device", false, "imei", &imei, 0.95),
         single("meid", "device", false, "meid", "A0123456789ABC", 0.9),
         single("imsi", "device", false, "imsi", "460001234567890", 0.95),
         single("iccid", "device", false, "iccid", &iccid, 0.95),
-        single("android_id", "device", false, "android_id", "3a5f9c2e7b1d4f60", 0.9),
-        single("oaid", "device", false, "oaid", "5b8f1c2a-7d3e-4f6a-9b0c-1d2e3f4a5b6c", 0.9),
-        single("idfa", "device", false, "idfa", "E621E1F8-C36C-495A-93FC-0C247A3E6E5F", 0.9),
-        single("mac_address", "device", false, "mac", "3c:22:fb:12:34:56", 0.9),
-        single("wifi_bssid", "location", true, "bssid", "3c:22:fb:ab:cd:ef", 0.9),
+        single(
+            "android_id",
+            "device",
+            false,
+            "android_id",
+            "3a5f9c2e7b1d4f60",
+            0.9,
+        ),
+        single(
+            "oaid",
+            "device",
+            false,
+            "oaid",
+            "5b8f1c2a-7d3e-4f6a-9b0c-1d2e3f4a5b6c",
+            0.9,
+        ),
+        single(
+            "idfa",
+            "device",
+            false,
+            "idfa",
+            "E621E1F8-C36C-495A-93FC-0C247A3E6E5F",
+            0.9,
+        ),
+        single(
+            "mac_address",
+            "device",
+            false,
+            "mac",
+            "3c:22:fb:12:34:56",
+            0.9,
+        ),
+        single(
+            "wifi_bssid",
+            "location",
+            true,
+            "bssid",
+            "3c:22:fb:ab:cd:ef",
+            0.9,
+        ),
         single("cell_id", "location", true, "cell_id", "123456789", 0.8),
         single("uscc", "other", false, "credit_code", &uscc, 0.8),
         Sample {
@@ -92,7 +160,14 @@ fn samples() -> Vec<Sample> {
             items: vec![
                 ("phone_number", "basic", false, "13912345678".into(), 0.7, 0),
                 ("phone_number", "basic", false, "15012345678".into(), 0.7, 0),
-                ("contacts", "contacts", true, "13912345678,15012345678".into(), 0.9, 0),
+                (
+                    "contacts",
+                    "contacts",
+                    true,
+                    "13912345678,15012345678".into(),
+                    0.9,
+                    0,
+                ),
             ],
             json_numbers: false,
         },
@@ -157,7 +232,13 @@ fn request(sample: &Sample, pos: Position) -> Vec<u8> {
             .join("&")
     };
     match pos {
-        Position::Query => traffic::http_request("GET", host, &format!("/v1/report?{}", pairs(true)), &[], b""),
+        Position::Query => traffic::http_request(
+            "GET",
+            host,
+            &format!("/v1/report?{}", pairs(true)),
+            &[],
+            b"",
+        ),
         Position::Form => traffic::http_request(
             "POST",
             host,
@@ -201,11 +282,25 @@ fn request(sample: &Sample, pos: Position) -> Vec<u8> {
             )
         }
         Position::Cookie => {
-            let cookie: Vec<String> = sample.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            traffic::http_request("GET", host, "/v1/ping", &[("Cookie", &cookie.join("; "))], b"")
+            let cookie: Vec<String> = sample
+                .fields
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            traffic::http_request(
+                "GET",
+                host,
+                "/v1/ping",
+                &[("Cookie", &cookie.join("; "))],
+                b"",
+            )
         }
         Position::Header => {
-            let names: Vec<String> = sample.fields.iter().map(|(k, _)| format!("X-{k}")).collect();
+            let names: Vec<String> = sample
+                .fields
+                .iter()
+                .map(|(k, _)| format!("X-{k}"))
+                .collect();
             let headers: Vec<(&str, &str)> = names
                 .iter()
                 .zip(&sample.fields)
@@ -252,7 +347,11 @@ fn expected(sample: &Sample, pos: Position) -> Value {
 fn expected_url(sample: &Sample, pos: Position) -> String {
     match pos {
         Position::Query => {
-            let q: Vec<String> = sample.fields.iter().map(|(k, v)| format!("{k}={}", mask(&pct(v)))).collect();
+            let q: Vec<String> = sample
+                .fields
+                .iter()
+                .map(|(k, v)| format!("{k}={}", mask(&pct(v))))
+                .collect();
             format!("http://api.example.net/v1/report?{}", q.join("&"))
         }
         Position::Form => "http://api.example.net/v1/report".into(),
@@ -281,7 +380,12 @@ fn every_pi_type_in_every_position() {
         for (pi, pos) in POSITIONS.iter().enumerate() {
             let port = 20_000 + (si * 10 + pi) as u16;
             let start = 1_772_442_000_000_000 + (si * 10 + pi) as i64 * 1_000_000;
-            frames.extend(http_exchange(port, &request(sample, *pos), &Segmentation::whole(), start));
+            frames.extend(http_exchange(
+                port,
+                &request(sample, *pos),
+                &Segmentation::whole(),
+                start,
+            ));
             cases.push((port, si, *pos));
         }
     }
@@ -291,19 +395,32 @@ fn every_pi_type_in_every_position() {
     let mut failures = Vec::new();
     for (port, si, pos) in &cases {
         let sample = &samples[*si];
-        let got: Vec<&&Value> = leaks.iter().filter(|r| r["flow"]["src_port"] == *port).collect();
+        let got: Vec<&&Value> = leaks
+            .iter()
+            .filter(|r| r["flow"]["src_port"] == *port)
+            .collect();
         let want = expected(sample, *pos);
         if got.len() != 1 {
-            failures.push(format!("{} in {pos:?}: {} pi_leak records", sample.pi_type, got.len()));
+            failures.push(format!(
+                "{} in {pos:?}: {} pi_leak records",
+                sample.pi_type,
+                got.len()
+            ));
             continue;
         }
         let r = got[0];
         if r["pi"] != want {
-            failures.push(format!("{} in {pos:?}:\n  got  {}\n  want {}", sample.pi_type, r["pi"], want));
+            failures.push(format!(
+                "{} in {pos:?}:\n  got  {}\n  want {}",
+                sample.pi_type, r["pi"], want
+            ));
         }
         let url = expected_url(sample, *pos);
         if r["http"]["url"] != url.as_str() {
-            failures.push(format!("{} in {pos:?}: url {} want {url}", sample.pi_type, r["http"]["url"]));
+            failures.push(format!(
+                "{} in {pos:?}: url {} want {url}",
+                sample.pi_type, r["http"]["url"]
+            ));
         }
         assert_eq!(r["host"], "api.example.net");
         assert_eq!(r["sdk"], Value::Null);
@@ -311,9 +428,21 @@ fn every_pi_type_in_every_position() {
         assert_eq!(r["tls"], Value::Null);
         assert_eq!(r["consent_phase"], "no_session");
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(leaks.len(), cases.len());
     assert_eq!(stats.detect.leaks_by_type.get("imei"), Some(&6));
-    assert_eq!(stats.detect.leaks_by_sdk.get("-"), Some(&(cases.len() as u64)));
-    println!("{} requests, {} pi_leak records, all exact", cases.len(), leaks.len());
+    assert_eq!(
+        stats.detect.leaks_by_sdk.get("-"),
+        Some(&(cases.len() as u64))
+    );
+    println!(
+        "{} requests, {} pi_leak records, all exact",
+        cases.len(),
+        leaks.len()
+    );
 }

@@ -37,7 +37,10 @@ fn dns_exchange(port: u16, name: &str, answer: Ipv4Addr, at: i64) -> Vec<(i64, V
 fn tls_hello(port: u16, sni: &str, at: i64) -> Vec<(i64, Vec<u8>)> {
     let mut conv = TcpConversation::new(phone(port), server(40, 443)).with_start_micros(at);
     conv.handshake();
-    conv.client_sends(&traffic::tls_client_hello(sni, &["h2"], [7; 32]), &Segmentation::whole());
+    conv.client_sends(
+        &traffic::tls_client_hello(sni, &["h2"], [7; 32]),
+        &Segmentation::whole(),
+    );
     conv.close();
     conv.take_frames()
 }
@@ -53,12 +56,31 @@ fn quic_initial(port: u16, at: i64) -> Vec<(i64, Vec<u8>)> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
         .collect();
-    traffic::udp_exchange(&phone(port), &server(50, 443), &[], &[(Direction::ToServer, &bytes[..])], at, 1000)
+    traffic::udp_exchange(
+        &phone(port),
+        &server(50, 443),
+        &[],
+        &[(Direction::ToServer, &bytes[..])],
+        at,
+        1000,
+    )
 }
 
-fn http_to(port: u16, host: &str, path: &str, headers: &[(&str, &str)], body: &[u8], at: i64) -> Vec<(i64, Vec<u8>)> {
+fn http_to(
+    port: u16,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    at: i64,
+) -> Vec<(i64, Vec<u8>)> {
     let method = if body.is_empty() { "GET" } else { "POST" };
-    http_exchange(port, &traffic::http_request(method, host, path, headers, body), &Segmentation::whole(), at)
+    http_exchange(
+        port,
+        &traffic::http_request(method, host, path, headers, body),
+        &Segmentation::whole(),
+        at,
+    )
 }
 
 fn contacts(records: &[Value]) -> Vec<(String, String, String, String)> {
@@ -82,14 +104,40 @@ fn c(via: &str, host: &str, sdk: &str, phase: &str) -> (String, String, String, 
 #[test]
 fn contacts_via_dns_tls_quic_and_http() {
     let mut frames = Vec::new();
-    frames.extend(dns_exchange(30_001, "alog.umeng.com", Ipv4Addr::new(198, 51, 100, 30), T0));
+    frames.extend(dns_exchange(
+        30_001,
+        "alog.umeng.com",
+        Ipv4Addr::new(198, 51, 100, 30),
+        T0,
+    ));
     frames.extend(tls_hello(30_002, "mi.gdt2.qq.com", T0 + SEC));
     frames.extend(quic_initial(30_003, T0 + 2 * SEC));
-    frames.extend(http_to(30_004, "ulogs.umengcloud.com", "/stat?x=1", &[], b"", T0 + 3 * SEC));
+    frames.extend(http_to(
+        30_004,
+        "ulogs.umengcloud.com",
+        "/stat?x=1",
+        &[],
+        b"",
+        T0 + 3 * SEC,
+    ));
     // The same host again: no second contact.
-    frames.extend(http_to(30_005, "ulogs.umengcloud.com", "/stat?x=2", &[], b"", T0 + 4 * SEC));
+    frames.extend(http_to(
+        30_005,
+        "ulogs.umengcloud.com",
+        "/stat?x=2",
+        &[],
+        b"",
+        T0 + 4 * SEC,
+    ));
     // A host that is no SDK: no contact.
-    frames.extend(http_to(30_006, "api.example.net", "/", &[], b"", T0 + 5 * SEC));
+    frames.extend(http_to(
+        30_006,
+        "api.example.net",
+        "/",
+        &[],
+        b"",
+        T0 + 5 * SEC,
+    ));
     frames.sort_by_key(|(ts, _)| *ts);
     let (records, stats) = run(&frames, signature_set(), Vec::new());
     assert_eq!(
@@ -98,7 +146,12 @@ fn contacts_via_dns_tls_quic_and_http() {
             c("dns", "alog.umeng.com", "test_umeng", "no_session"),
             c("tls_sni", "mi.gdt2.qq.com", "test_gdt", "no_session"),
             c("quic_sni", "example.com", "test_quic_example", "no_session"),
-            c("http_host", "ulogs.umengcloud.com", "test_umeng", "no_session"),
+            c(
+                "http_host",
+                "ulogs.umengcloud.com",
+                "test_umeng",
+                "no_session"
+            ),
         ]
     );
     let dns = &of_type(&records, "sdk_contact")[0];
@@ -141,17 +194,55 @@ kind = "consent_granted"
     let session = session::load(&path, &KnownIds::builtin()).expect("session");
     let mut frames = Vec::new();
     let imei = "/a?imei=861234567890127";
-    frames.extend(http_to(31_001, "api.example.net", imei, &[], b"", T0 + 10 * SEC));
-    frames.extend(http_to(31_002, "ulogs.umeng.com", imei, &[], b"", T0 + 20 * SEC));
-    frames.extend(http_to(31_003, "ulogs.umeng.com", imei, &[], b"", T0 + 30 * SEC));
-    frames.extend(http_to(31_004, "ulogs.umeng.com", imei, &[], b"", T0 + 50 * SEC));
+    frames.extend(http_to(
+        31_001,
+        "api.example.net",
+        imei,
+        &[],
+        b"",
+        T0 + 10 * SEC,
+    ));
+    frames.extend(http_to(
+        31_002,
+        "ulogs.umeng.com",
+        imei,
+        &[],
+        b"",
+        T0 + 20 * SEC,
+    ));
+    frames.extend(http_to(
+        31_003,
+        "ulogs.umeng.com",
+        imei,
+        &[],
+        b"",
+        T0 + 30 * SEC,
+    ));
+    frames.extend(http_to(
+        31_004,
+        "ulogs.umeng.com",
+        imei,
+        &[],
+        b"",
+        T0 + 50 * SEC,
+    ));
     frames.sort_by_key(|(ts, _)| *ts);
     let (records, _) = run(&frames, signature_set(), vec![session]);
     assert_eq!(
         contacts(&records),
         [
-            c("http_host", "ulogs.umeng.com", "test_umeng", "before_consent"),
-            c("http_host", "ulogs.umeng.com", "test_umeng", "after_consent"),
+            c(
+                "http_host",
+                "ulogs.umeng.com",
+                "test_umeng",
+                "before_consent"
+            ),
+            c(
+                "http_host",
+                "ulogs.umeng.com",
+                "test_umeng",
+                "after_consent"
+            ),
         ]
     );
     let leaks = of_type(&records, "pi_leak");
@@ -169,14 +260,37 @@ kind = "consent_granted"
     assert_eq!(
         summary,
         [
-            ("api.example.net".into(), false, "before_consent".into(), Value::Null),
+            (
+                "api.example.net".into(),
+                false,
+                "before_consent".into(),
+                Value::Null
+            ),
             // A known SDK host is a third party even under a first-party domain.
-            ("ulogs.umeng.com".into(), true, "before_consent".into(), json!("test_umeng")),
-            ("ulogs.umeng.com".into(), true, "before_consent".into(), json!("test_umeng")),
-            ("ulogs.umeng.com".into(), true, "after_consent".into(), json!("test_umeng")),
+            (
+                "ulogs.umeng.com".into(),
+                true,
+                "before_consent".into(),
+                json!("test_umeng")
+            ),
+            (
+                "ulogs.umeng.com".into(),
+                true,
+                "before_consent".into(),
+                json!("test_umeng")
+            ),
+            (
+                "ulogs.umeng.com".into(),
+                true,
+                "after_consent".into(),
+                json!("test_umeng")
+            ),
         ]
     );
-    assert_eq!(leaks[0]["session_id"], of_type(&records, "sdk_contact")[0]["session_id"]);
+    assert_eq!(
+        leaks[0]["session_id"],
+        of_type(&records, "sdk_contact")[0]["session_id"]
+    );
     assert_eq!(leaks[0]["device"]["name"], "lab phone 3");
 }
 
@@ -185,9 +299,13 @@ fn destination_named_by_the_dns_answer() {
     // No Host, no SNI: a private protocol to the address the phone resolved.
     let addr = Ipv4Addr::new(198, 51, 100, 60);
     let mut frames = dns_exchange(32_001, "push.umeng.com", addr, T0);
-    let mut conv = TcpConversation::new(phone(32_002), endpoint(addr, 5222)).with_start_micros(T0 + SEC);
+    let mut conv =
+        TcpConversation::new(phone(32_002), endpoint(addr, 5222)).with_start_micros(T0 + SEC);
     conv.handshake();
-    conv.client_sends(br#"{"cmd":"bind","imsi":"460001234567890"}"#, &Segmentation::whole());
+    conv.client_sends(
+        br#"{"cmd":"bind","imsi":"460001234567890"}"#,
+        &Segmentation::whole(),
+    );
     conv.close();
     frames.extend(conv.take_frames());
     let (records, _) = run(&frames, signature_set(), Vec::new());
@@ -223,11 +341,39 @@ fn face_images_to_face_recognition_sdks() {
     let mp = [("Content-Type", "multipart/form-data; boundary=FB")];
     let js = [("Content-Type", "application/json")];
     let mut frames = Vec::new();
-    frames.extend(http_to(33_001, "api.faceid-test.cn", "/v3/verify", &mp, &multipart, T0));
-    frames.extend(http_to(33_002, "api.faceid-test.cn", "/v3/verify", &js, json_body.as_bytes(), T0 + SEC));
-    frames.extend(http_to(33_003, "api.faceid-test.cn", "/v3/raw", &[("Content-Type", "image/jpeg")], &img, T0 + 2 * SEC));
+    frames.extend(http_to(
+        33_001,
+        "api.faceid-test.cn",
+        "/v3/verify",
+        &mp,
+        &multipart,
+        T0,
+    ));
+    frames.extend(http_to(
+        33_002,
+        "api.faceid-test.cn",
+        "/v3/verify",
+        &js,
+        json_body.as_bytes(),
+        T0 + SEC,
+    ));
+    frames.extend(http_to(
+        33_003,
+        "api.faceid-test.cn",
+        "/v3/raw",
+        &[("Content-Type", "image/jpeg")],
+        &img,
+        T0 + 2 * SEC,
+    ));
     // The same image to a host that is no face-recognition SDK: not a face image.
-    frames.extend(http_to(33_004, "api.example.net", "/avatar", &mp, &multipart, T0 + 3 * SEC));
+    frames.extend(http_to(
+        33_004,
+        "api.example.net",
+        "/avatar",
+        &mp,
+        &multipart,
+        T0 + 3 * SEC,
+    ));
     frames.sort_by_key(|(ts, _)| *ts);
     let (records, _) = run(&frames, signature_set(), Vec::new());
     let leaks = of_type(&records, "pi_leak");
@@ -244,7 +390,11 @@ fn face_images_to_face_recognition_sdks() {
         got,
         [
             item("body.multipart:image", "plain", format!("jpeg:{len}")),
-            item("body.json:$.image_best", "base64", format!("jpeg:{}", b64.len() / 4 * 3)),
+            item(
+                "body.json:$.image_best",
+                "base64",
+                format!("jpeg:{}", b64.len() / 4 * 3)
+            ),
             item("body.raw", "plain", format!("jpeg:{len}")),
         ]
     );

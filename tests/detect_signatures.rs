@@ -18,7 +18,10 @@ fn good_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(dir.path().join("pi")).expect("mkdir");
     std::fs::create_dir_all(dir.path().join("sdks")).expect("mkdir");
-    for entry in std::fs::read_dir(repo_signatures().join("pi")).expect("pi").flatten() {
+    for entry in std::fs::read_dir(repo_signatures().join("pi"))
+        .expect("pi")
+        .flatten()
+    {
         std::fs::copy(entry.path(), dir.path().join("pi").join(entry.file_name())).expect("copy");
     }
     for (stem, text) in detect_support::TEST_SDKS {
@@ -28,7 +31,10 @@ fn good_dir() -> tempfile::TempDir {
 }
 
 fn leaktap(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_leaktap")).args(args).output().expect("run");
+    let out = Command::new(env!("CARGO_BIN_EXE_leaktap"))
+        .args(args)
+        .output()
+        .expect("run");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -50,7 +56,10 @@ fn check_prints_counts() {
     let dir = good_dir();
     let (code, out, err) = leaktap(&["signatures", "check", &dir.path().display().to_string()]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("PI 类型 PI types:       21 (21 patterns, 9 files)"), "{out}");
+    assert!(
+        out.contains("PI 类型 PI types:       21 (21 patterns, 9 files)"),
+        "{out}"
+    );
     assert!(out.contains("SDK:                   4 (3 files)"), "{out}");
     assert!(out.contains("SDK 域名 SDK domains:   5"), "{out}");
     assert!(out.contains("SDK 类别 categories:    3"), "{out}");
@@ -68,17 +77,30 @@ fn broken_files_fail_with_file_and_line() {
     // A misspelt validator, an unknown key and a bad domain, in two files.
     let broken = text.replacen("validator = \"imei_tac\"", "validator = \"imei_tacc\"", 1);
     std::fs::write(&pi, &broken).expect("write");
-    let validator_line = broken.lines().position(|l| l.contains("imei_tacc")).expect("line") + 1;
+    let validator_line = broken
+        .lines()
+        .position(|l| l.contains("imei_tacc"))
+        .expect("line")
+        + 1;
     let sdk = dir.path().join("sdks/ads.toml");
-    let sdk_text = std::fs::read_to_string(&sdk)
-        .expect("read")
-        .replacen("vendor = \"test\"", "vendor = \"test\"\nwebsite = \"x\"", 1);
+    let sdk_text = std::fs::read_to_string(&sdk).expect("read").replacen(
+        "vendor = \"test\"",
+        "vendor = \"test\"\nwebsite = \"x\"",
+        1,
+    );
     std::fs::write(&sdk, &sdk_text).expect("write");
-    let website_line = sdk_text.lines().position(|l| l.starts_with("website")).expect("line") + 1;
+    let website_line = sdk_text
+        .lines()
+        .position(|l| l.starts_with("website"))
+        .expect("line")
+        + 1;
 
-    let errors = SignatureSet::load_dir(dir.path()).err().expect("must fail").0;
+    let errors = SignatureSet::load_dir(dir.path()).expect_err("must fail").0;
     let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    let want_pi = format!("{}:{validator_line}: unknown validator \"imei_tacc\"", pi.display());
+    let want_pi = format!(
+        "{}:{validator_line}: unknown validator \"imei_tacc\"",
+        pi.display()
+    );
     let want_sdk = format!("{}:{website_line}: unknown field `website`", sdk.display());
     assert!(shown.iter().any(|e| e.starts_with(&want_pi)), "{shown:#?}");
     assert!(shown.iter().any(|e| e.starts_with(&want_sdk)), "{shown:#?}");
@@ -102,7 +124,7 @@ fn broken_files_fail_with_file_and_line() {
 #[test]
 fn missing_directory_is_an_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let errors = SignatureSet::load_dir(dir.path()).err().expect("must fail").0;
+    let errors = SignatureSet::load_dir(dir.path()).expect_err("must fail").0;
     assert_eq!(errors.len(), 1);
     assert!(errors[0].reason.contains("no pi/ or sdks/"), "{errors:?}");
 }

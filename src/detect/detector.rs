@@ -83,7 +83,10 @@ impl Enc {
             *slot = Some(layer);
             self.len += 1;
         }
-        if !matches!(layer, Layer::Gzip | Layer::Md5 | Layer::Sha1 | Layer::Sha256) {
+        if !matches!(
+            layer,
+            Layer::Gzip | Layer::Md5 | Layer::Sha1 | Layer::Sha256
+        ) {
             self.depth += 1;
         }
         self
@@ -130,7 +133,11 @@ impl BaseKind {
     fn has_name(self) -> bool {
         matches!(
             self,
-            BaseKind::Cookie | BaseKind::Form | BaseKind::Header | BaseKind::Multipart | BaseKind::Query
+            BaseKind::Cookie
+                | BaseKind::Form
+                | BaseKind::Header
+                | BaseKind::Multipart
+                | BaseKind::Query
         )
     }
 }
@@ -143,7 +150,11 @@ enum Seg {
     Doc { nested: bool },
     /// An object member; `len == 0` before the first key. `open` is where the object
     /// started (for container checks).
-    Key { start: usize, len: usize, open: usize },
+    Key {
+        start: usize,
+        len: usize,
+        open: usize,
+    },
     /// An array element.
     Index { i: usize, open: usize },
     /// A pair of a form-shaped decoded value (`>form:KEY`).
@@ -293,7 +304,10 @@ impl Detector {
             }
             BodyKind::Json => {
                 self.set_base(&mut sc, BaseKind::Json, &[]);
-                if self.walk_json(&mut sc, field::trim(body), Enc::default(), 0, false).is_err() {
+                if self
+                    .walk_json(&mut sc, field::trim(body), Enc::default(), 0, false)
+                    .is_err()
+                {
                     self.set_base(&mut sc, BaseKind::BodyRaw, &[]);
                     self.match_value(&mut sc, body, Enc::default());
                 }
@@ -397,12 +411,17 @@ impl Detector {
     /// escapes).
     fn pair_value(&mut self, sc: &mut Scan<'_>, value: &[u8], plus_as_space: bool) {
         let escaped = field::has_percent_escape(value);
-        if !escaped && !(plus_as_space && value.contains(&b'+')) {
+        if !(escaped || plus_as_space && value.contains(&b'+')) {
             self.visit(sc, value, Enc::default(), 0);
             return;
         }
         let mut buf = self.take_buf();
-        field::percent_decode_into(value, plus_as_space, &mut buf, self.limits.max_decoded_bytes);
+        field::percent_decode_into(
+            value,
+            plus_as_space,
+            &mut buf,
+            self.limits.max_decoded_bytes,
+        );
         let enc = if escaped {
             self.stats.decoded_url += 1;
             Enc::default().with(Layer::Url)
@@ -442,9 +461,8 @@ impl Detector {
         // Raw text is matched as written too: one escape elsewhere in a body must not
         // make every value in it look URL-encoded.
         let raw_text = matches!(sc.base, BaseKind::BodyRaw | BaseKind::Stream);
-        let decodable = !raw_text
-            && enc.depth < self.limits.max_decode_depth
-            && field::has_percent_escape(t);
+        let decodable =
+            !raw_text && enc.depth < self.limits.max_decode_depth && field::has_percent_escape(t);
         if !structured && !decodable {
             self.match_value(sc, value, enc);
         }
@@ -503,7 +521,12 @@ impl Detector {
                 if n > 0 && field::is_text(&inflated) {
                     self.stats.decoded_base64 += 1;
                     self.stats.decoded_gzip += 1;
-                    self.visit(sc, &inflated, enc.with(Layer::Base64).with(Layer::Gzip), nest);
+                    self.visit(
+                        sc,
+                        &inflated,
+                        enc.with(Layer::Base64).with(Layer::Gzip),
+                        nest,
+                    );
                 }
                 self.give_buf(inflated);
             } else if field::is_text(&buf) {
@@ -610,7 +633,10 @@ impl Detector {
                 }
                 JsonToken::Scalar(raw) => {
                     leaves += 1;
-                    if raw.first().is_some_and(|c| c.is_ascii_digit() || *c == b'-') {
+                    if raw
+                        .first()
+                        .is_some_and(|c| c.is_ascii_digit() || *c == b'-')
+                    {
                         self.visit(sc, raw, enc, nest);
                     }
                     self.next_index();
@@ -661,7 +687,10 @@ impl Detector {
         if n < 2 && sc.base.has_name() && !self.base_name.is_empty() {
             let mut name = self.base_name.as_slice();
             if sc.base == BaseKind::Header {
-                if let Some(rest) = name.get(2..).filter(|_| name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"x-"))) {
+                if let Some(rest) = name
+                    .get(2..)
+                    .filter(|_| name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"x-")))
+                {
                     name = rest;
                 }
             }
@@ -735,59 +764,56 @@ impl Detector {
         self.cands.clear();
         let cands = &mut self.cands;
         let stats = &mut self.stats;
-        let ok = set.matcher.for_each_free(
-            value,
-            |p, start, end| {
-                let Some(pat) = set.patterns.get(p) else {
-                    return;
-                };
-                if !boundary_before(pat.boundary, value, start)
-                    || !boundary_after(pat.boundary, value, end)
-                {
-                    return;
+        let ok = set.matcher.for_each_free(value, |p, start, end| {
+            let Some(pat) = set.patterns.get(p) else {
+                return;
+            };
+            if !boundary_before(pat.boundary, value, start)
+                || !boundary_after(pat.boundary, value, end)
+            {
+                return;
+            }
+            stats.candidates += 1;
+            if cands.len() >= MAX_CANDIDATES {
+                stats.candidates_cap += 1;
+                return;
+            }
+            let text = value.get(start..end).unwrap_or_default();
+            let keyed = info.sigs >> pat.sig & 1 == 1;
+            if !keyed && info.not >> pat.sig & 1 == 1 {
+                stats.rejected_key += 1;
+                return;
+            }
+            let confidence = match pat.validator.check(text, self.today) {
+                Verdict::Accept => {
+                    if keyed {
+                        pat.confidence_with_key
+                    } else {
+                        pat.confidence
+                    }
                 }
-                stats.candidates += 1;
-                if cands.len() >= MAX_CANDIDATES {
-                    stats.candidates_cap += 1;
-                    return;
-                }
-                let text = value.get(start..end).unwrap_or_default();
-                let keyed = info.sigs >> pat.sig & 1 == 1;
-                if !keyed && info.not >> pat.sig & 1 == 1 {
+                Verdict::Soft if keyed => (pat.confidence_with_key - 0.2).max(0.1),
+                Verdict::Soft => {
                     stats.rejected_key += 1;
                     return;
                 }
-                let confidence = match pat.validator.check(text, self.today) {
-                    Verdict::Accept => {
-                        if keyed {
-                            pat.confidence_with_key
-                        } else {
-                            pat.confidence
-                        }
-                    }
-                    Verdict::Soft if keyed => (pat.confidence_with_key - 0.2).max(0.1),
-                    Verdict::Soft => {
-                        stats.rejected_key += 1;
-                        return;
-                    }
-                    Verdict::Placeholder => {
-                        stats.rejected_placeholder += 1;
-                        return;
-                    }
-                    Verdict::Reject => {
-                        stats.rejected_validator += 1;
-                        return;
-                    }
-                };
-                cands.push(Cand {
-                    sig: pat.sig,
-                    start,
-                    end,
-                    confidence,
-                    keep: true,
-                });
-            },
-        );
+                Verdict::Placeholder => {
+                    stats.rejected_placeholder += 1;
+                    return;
+                }
+                Verdict::Reject => {
+                    stats.rejected_validator += 1;
+                    return;
+                }
+            };
+            cands.push(Cand {
+                sig: pat.sig,
+                start,
+                end,
+                confidence,
+                keep: true,
+            });
+        });
         if !ok {
             self.stats.match_errors += 1;
         }
@@ -824,7 +850,14 @@ impl Detector {
     }
 
     /// Canonical form of a matched value, then emit.
-    fn emit_pattern_value(&mut self, sc: &mut Scan<'_>, sig: usize, text: &[u8], confidence: f64, enc: Enc) {
+    fn emit_pattern_value(
+        &mut self,
+        sc: &mut Scan<'_>,
+        sig: usize,
+        text: &[u8],
+        confidence: f64,
+        enc: Enc,
+    ) {
         let is = |id: &str| sc.set.pi.get(sig).is_some_and(|s| s.id == id);
         if is("phone_number") {
             if let Some(d) = std::str::from_utf8(text)
@@ -864,7 +897,9 @@ impl Detector {
             bits &= bits - 1;
             let Some(s) = set.pi.get(sig) else { continue };
             for &p in &s.patterns {
-                let Some(pat) = set.patterns.get(p) else { continue };
+                let Some(pat) = set.patterns.get(p) else {
+                    continue;
+                };
                 if !pat.require_key || !set.matcher.keyed_full_match(p, t) {
                     continue;
                 }
@@ -931,9 +966,15 @@ impl Detector {
             return;
         };
         if info.lat != 0 {
-            group.lat = Some(Coord { sigs: info.lat, ..coord });
+            group.lat = Some(Coord {
+                sigs: info.lat,
+                ..coord
+            });
         } else {
-            group.lng = Some(Coord { sigs: info.lng, ..coord });
+            group.lng = Some(Coord {
+                sigs: info.lng,
+                ..coord
+            });
         }
         let (Some(lat), Some(lng)) = (group.lat, group.lng) else {
             return;
@@ -942,7 +983,9 @@ impl Detector {
         while bits != 0 {
             let sig = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let Some(s) = sc.set.pi.get(sig) else { continue };
+            let Some(s) = sc.set.pi.get(sig) else {
+                continue;
+            };
             let Some(Special::CoordinatePair { min_decimals }) = s.special else {
                 continue;
             };
@@ -990,11 +1033,16 @@ impl Detector {
         while bits != 0 {
             let sig = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let Some(s) = sc.set.pi.get(sig) else { continue };
+            let Some(s) = sc.set.pi.get(sig) else {
+                continue;
+            };
             let Some(Special::CoordinatePair { min_decimals }) = s.special else {
                 continue;
             };
-            if lat.1 < min_decimals || lng.1 < min_decimals || !crate::pi::validator::lat_lng(lat.0, lng.0) {
+            if lat.1 < min_decimals
+                || lng.1 < min_decimals
+                || !crate::pi::validator::lat_lng(lat.0, lng.0)
+            {
                 self.stats.rejected_validator += 1;
                 continue;
             }
@@ -1009,7 +1057,9 @@ impl Detector {
         while bits != 0 {
             let sig = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let Some(s) = sc.set.pi.get(sig) else { continue };
+            let Some(s) = sc.set.pi.get(sig) else {
+                continue;
+            };
             let (items, min) = match s.special {
                 Some(Special::PackageList { min_items }) => (package_names(text), min_items),
                 Some(Special::ContactList { min_items }) => (mobile_numbers(text), min_items),
@@ -1085,15 +1135,25 @@ impl Detector {
         if sc.base.has_name() {
             s.push(':');
             let mut name = Vec::new();
-            field::percent_decode_into(&self.base_name, sc.base != BaseKind::Header, &mut name, 256);
+            field::percent_decode_into(
+                &self.base_name,
+                sc.base != BaseKind::Header,
+                &mut name,
+                256,
+            );
             s.push_str(&String::from_utf8_lossy(&name));
         }
         for seg in &self.path {
             match *seg {
                 Seg::Doc { nested } => s.push_str(if nested { ">json:$" } else { ":$" }),
                 Seg::Key { start, len, .. } if len > 0 => {
-                    let key = String::from_utf8_lossy(self.keys.get(start..start + len).unwrap_or_default());
-                    if key.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+                    let key = String::from_utf8_lossy(
+                        self.keys.get(start..start + len).unwrap_or_default(),
+                    );
+                    if key
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                    {
                         s.push('.');
                         s.push_str(&key);
                     } else {
@@ -1110,7 +1170,9 @@ impl Detector {
                 }
                 Seg::Form { start, len } => {
                     s.push_str(">form:");
-                    s.push_str(&String::from_utf8_lossy(self.keys.get(start..start + len).unwrap_or_default()));
+                    s.push_str(&String::from_utf8_lossy(
+                        self.keys.get(start..start + len).unwrap_or_default(),
+                    ));
                 }
             }
         }
@@ -1161,12 +1223,14 @@ fn boundary_before(boundary: Boundary, hay: &[u8], start: usize) -> bool {
 /// `sip:user@host`, `sips:`, `tel:`, `im:`, `pres:` (RFC 3261 §19.1): an address of a
 /// telephony or presence system, not a mailbox.
 fn is_uri_user(hay: &[u8], start: usize) -> bool {
-    ["sip:", "sips:", "tel:", "im:", "pres:"].iter().any(|scheme| {
-        start
-            .checked_sub(scheme.len())
-            .and_then(|from| hay.get(from..start))
-            .is_some_and(|s| s.eq_ignore_ascii_case(scheme.as_bytes()))
-    })
+    ["sip:", "sips:", "tel:", "im:", "pres:"]
+        .iter()
+        .any(|scheme| {
+            start
+                .checked_sub(scheme.len())
+                .and_then(|from| hay.get(from..start))
+                .is_some_and(|s| s.eq_ignore_ascii_case(scheme.as_bytes()))
+        })
 }
 
 /// The byte at `end` does not continue the match (email: a `.` followed by a letter
@@ -1225,7 +1289,9 @@ fn parse_coordinate(t: &[u8]) -> Option<(f64, u32)> {
         return None;
     }
     let digits = t.strip_prefix(b"-").unwrap_or(t);
-    if !digits.iter().all(|c| c.is_ascii_digit() || *c == b'.') || digits.iter().filter(|&&c| c == b'.').count() > 1 {
+    if !digits.iter().all(|c| c.is_ascii_digit() || *c == b'.')
+        || digits.iter().filter(|&&c| c == b'.').count() > 1
+    {
         return None;
     }
     let s = std::str::from_utf8(t).ok()?;
@@ -1245,7 +1311,12 @@ struct Items<'a> {
 
 impl<'a> Items<'a> {
     fn add(&mut self, item: &'a [u8]) {
-        if self.first.iter().take(self.count.min(8)).any(|f| *f == item) {
+        if self
+            .first
+            .iter()
+            .take(self.count.min(8))
+            .any(|f| *f == item)
+        {
             return;
         }
         if let Some(slot) = self.first.get_mut(self.count) {
@@ -1307,8 +1378,14 @@ mod tests {
     #[test]
     fn placeholders_and_coordinates() {
         assert!(is_placeholder(b"0000000000000000", &[]));
-        assert!(is_placeholder(b"02:00:00:00:00:00", &["020000000000".into()]));
-        assert!(!is_placeholder(b"3c:22:fb:12:34:56", &["020000000000".into()]));
+        assert!(is_placeholder(
+            b"02:00:00:00:00:00",
+            &["020000000000".into()]
+        ));
+        assert!(!is_placeholder(
+            b"3c:22:fb:12:34:56",
+            &["020000000000".into()]
+        ));
         assert_eq!(parse_coordinate(b"39.908692"), Some((39.908692, 6)));
         assert_eq!(parse_coordinate(b"\"116.40\""), Some((116.40, 2)));
         assert_eq!(parse_coordinate(b"39908692").map(|c| c.1), Some(6));

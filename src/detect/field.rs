@@ -83,7 +83,12 @@ pub fn has_percent_escape(b: &[u8]) -> bool {
 /// Appends the percent-decoding of `src` to `out` (`+` becomes a space when
 /// `plus_as_space`, as in `application/x-www-form-urlencoded`); invalid escapes are kept
 /// as they are. Stops at `limit` output bytes; returns false if it had to.
-pub fn percent_decode_into(src: &[u8], plus_as_space: bool, out: &mut Vec<u8>, limit: usize) -> bool {
+pub fn percent_decode_into(
+    src: &[u8],
+    plus_as_space: bool,
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> bool {
     let mut i = 0usize;
     while let Some(&c) = src.get(i) {
         if out.len() >= limit {
@@ -162,7 +167,12 @@ const B64_URL: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE,
 
 /// Appends the base64 decoding of `src` to `out`. False if it is not valid base64 or
 /// would exceed `limit` bytes (then `out` is left as it was).
-pub fn base64_decode_into(src: &[u8], alphabet: Base64Alphabet, out: &mut Vec<u8>, limit: usize) -> bool {
+pub fn base64_decode_into(
+    src: &[u8],
+    alphabet: Base64Alphabet,
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> bool {
     if src.len() / 4 * 3 > limit {
         return false;
     }
@@ -255,7 +265,12 @@ fn gzip_header_len(b: &[u8]) -> Option<usize> {
 /// Inflates a gzip member into `out` (at most `limit` bytes) with a reused raw-deflate
 /// state. Returns the bytes produced; a truncated or corrupt stream yields what decoded
 /// before the problem.
-pub fn gunzip_into(src: &[u8], inflater: &mut Decompress, out: &mut Vec<u8>, limit: usize) -> usize {
+pub fn gunzip_into(
+    src: &[u8],
+    inflater: &mut Decompress,
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> usize {
     let Some(start) = gzip_header_len(src) else {
         return 0;
     };
@@ -307,7 +322,10 @@ pub fn is_text(b: &[u8]) -> bool {
 
 /// `b` without leading and trailing ASCII whitespace.
 pub fn trim(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     let end = b
         .iter()
         .rposition(|c| !c.is_ascii_whitespace())
@@ -317,8 +335,10 @@ pub fn trim(b: &[u8]) -> &[u8] {
 
 /// Whether trimmed text is shaped like a JSON object or array.
 pub fn looks_json(t: &[u8]) -> bool {
-    matches!((t.first(), t.last()), (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']')))
-        && t.len() >= 2
+    matches!(
+        (t.first(), t.last()),
+        (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']'))
+    ) && t.len() >= 2
 }
 
 /// Whether decoded text is shaped like `key=value&key=value`: a first key of word
@@ -345,7 +365,9 @@ pub fn image_kind(b: &[u8]) -> Option<&'static str> {
         Some("png")
     } else if b.starts_with(b"RIFF") && b.get(8..12) == Some(b"WEBP") {
         Some("webp")
-    } else if b.get(4..8) == Some(b"ftyp") && matches!(b.get(8..12), Some(b"heic" | b"heix" | b"mif1")) {
+    } else if b.get(4..8) == Some(b"ftyp")
+        && matches!(b.get(8..12), Some(b"heic" | b"heix" | b"mif1"))
+    {
         Some("heif")
     } else {
         None
@@ -357,7 +379,8 @@ pub fn data_url_payload(b: &[u8]) -> Option<&[u8]> {
     let rest = b.strip_prefix(b"data:")?;
     let comma = rest.iter().take(128).position(|&c| c == b',')?;
     let meta = rest.get(..comma)?;
-    meta.ends_with(b";base64").then(|| rest.get(comma + 1..).unwrap_or_default())
+    meta.ends_with(b";base64")
+        .then(|| rest.get(comma + 1..).unwrap_or_default())
 }
 
 /// One token of a JSON text; offsets are into the tokenised text.
@@ -661,9 +684,15 @@ impl<'a> Iterator for Multipart<'a> {
         whole = whole.strip_suffix(b"\n").unwrap_or(whole);
         whole = whole.strip_suffix(b"\r").unwrap_or(whole);
         let (head, body) = match find_subslice(whole, b"\r\n\r\n") {
-            Some(h) => (whole.get(..h).unwrap_or_default(), whole.get(h + 4..).unwrap_or_default()),
+            Some(h) => (
+                whole.get(..h).unwrap_or_default(),
+                whole.get(h + 4..).unwrap_or_default(),
+            ),
             None => match find_subslice(whole, b"\n\n") {
-                Some(h) => (whole.get(..h).unwrap_or_default(), whole.get(h + 2..).unwrap_or_default()),
+                Some(h) => (
+                    whole.get(..h).unwrap_or_default(),
+                    whole.get(h + 2..).unwrap_or_default(),
+                ),
                 None => (whole, &[][..]),
             },
         };
@@ -678,7 +707,10 @@ impl<'a> Iterator for Multipart<'a> {
             let Some(colon) = line.iter().position(|&c| c == b':') else {
                 continue;
             };
-            let (name, value) = (line.get(..colon).unwrap_or_default(), trim(line.get(colon + 1..).unwrap_or_default()));
+            let (name, value) = (
+                line.get(..colon).unwrap_or_default(),
+                trim(line.get(colon + 1..).unwrap_or_default()),
+            );
             if name.eq_ignore_ascii_case(b"content-disposition") {
                 for param in value.split(|&c| c == b';').skip(1) {
                     let param = trim(param);
@@ -734,7 +766,12 @@ mod tests {
     #[test]
     fn percent() {
         let mut out = Vec::new();
-        assert!(percent_decode_into(b"a%40b.com+x%zz%4", true, &mut out, 100));
+        assert!(percent_decode_into(
+            b"a%40b.com+x%zz%4",
+            true,
+            &mut out,
+            100
+        ));
         assert_eq!(out, b"a@b.com x%zz%4");
         assert!(has_percent_escape(b"x%2Fy"));
         assert!(!has_percent_escape(b"100%"));
@@ -749,22 +786,40 @@ mod tests {
         let b64 = b"aW1laT04NjEyMzQ1Njc4OTAxMjM=";
         assert_eq!(probe_base64(b64), Some(Base64Alphabet::Standard));
         let mut out = Vec::new();
-        assert!(base64_decode_into(b64, Base64Alphabet::Standard, &mut out, 1024));
+        assert!(base64_decode_into(
+            b64,
+            Base64Alphabet::Standard,
+            &mut out,
+            1024
+        ));
         assert_eq!(out, b"imei=861234567890123");
-        assert!(!base64_decode_into(b64, Base64Alphabet::Standard, &mut Vec::new(), 8));
+        assert!(!base64_decode_into(
+            b64,
+            Base64Alphabet::Standard,
+            &mut Vec::new(),
+            8
+        ));
         assert_eq!(probe_base64(b"9774d56d682e549c"), None, "hex digits only");
         assert_eq!(probe_base64(b"1234567890123456"), None, "digits only");
         assert_eq!(probe_base64(b"abc"), None);
         assert_eq!(probe_base64(b"aW1laT04NjEy-_+/"), None, "mixed alphabets");
-        assert_eq!(probe_base64(b"aW1laT04NjEyMzQ1N"), None, "length 17 cannot decode");
-        assert_eq!(probe_base64(b"aW1laT04NjEy_MzQ"), Some(Base64Alphabet::UrlSafe));
+        assert_eq!(
+            probe_base64(b"aW1laT04NjEyMzQ1N"),
+            None,
+            "length 17 cannot decode"
+        );
+        assert_eq!(
+            probe_base64(b"aW1laT04NjEy_MzQ"),
+            Some(Base64Alphabet::UrlSafe)
+        );
         assert!(probe_hex(b"6d61633d30303a3131"));
         assert!(!probe_hex(b"6d61633d30303a313"));
         assert!(!probe_hex(b"6D61633d30303a3131"));
         out.clear();
         assert!(hex_decode_into(b"6d61633d", &mut out, 16));
         assert_eq!(out, b"mac=");
-        let (prefix, n) = base64_prefix(b"/9j/4AAQSkZJRgABAQAAAQ", Base64Alphabet::Standard).unwrap();
+        let (prefix, n) =
+            base64_prefix(b"/9j/4AAQSkZJRgABAQAAAQ", Base64Alphabet::Standard).unwrap();
         assert_eq!(image_kind(&prefix[..n]), Some("jpeg"));
     }
 
@@ -774,14 +829,23 @@ mod tests {
         let gz = crate::synth::traffic::gzip(&text);
         let mut inflater = Decompress::new(false);
         let mut out = Vec::new();
-        assert_eq!(gunzip_into(&gz, &mut inflater, &mut out, 1 << 20), text.len());
+        assert_eq!(
+            gunzip_into(&gz, &mut inflater, &mut out, 1 << 20),
+            text.len()
+        );
         assert_eq!(out, text);
         out.clear();
         assert_eq!(gunzip_into(&gz, &mut inflater, &mut out, 50), 50);
         assert_eq!(&out[..], &text[..50]);
         out.clear();
-        assert_eq!(gunzip_into(&gz[..20], &mut inflater, &mut out, 1000), out.len());
-        assert_eq!(gunzip_into(b"\x1f\x8b\x08\x08\0\0\0\0", &mut inflater, &mut out, 1000), 0);
+        assert_eq!(
+            gunzip_into(&gz[..20], &mut inflater, &mut out, 1000),
+            out.len()
+        );
+        assert_eq!(
+            gunzip_into(b"\x1f\x8b\x08\x08\0\0\0\0", &mut inflater, &mut out, 1000),
+            0
+        );
     }
 
     #[test]
@@ -801,7 +865,10 @@ mod tests {
                 JsonToken::Key(b"b"),
                 JsonToken::ArrayStart(10),
                 JsonToken::Scalar(b"1"),
-                JsonToken::Str { raw: br#"x\"y"#, escaped: true },
+                JsonToken::Str {
+                    raw: br#"x\"y"#,
+                    escaped: true
+                },
                 JsonToken::Scalar(b"true"),
                 JsonToken::ArrayEnd(25),
                 JsonToken::ObjectEnd(26),
@@ -825,8 +892,14 @@ mod tests {
     #[test]
     fn json_unescape() {
         let mut out = Vec::new();
-        json_unescape_into(br#"a\"b\\c\/d\n\u0041\u4e2d\ud83d\ude00\ud800x\q"#, &mut out);
-        assert_eq!(String::from_utf8(out).unwrap(), "a\"b\\c/d\nA中😀\u{fffd}x\\q");
+        json_unescape_into(
+            br#"a\"b\\c\/d\n\u0041\u4e2d\ud83d\ude00\ud800x\q"#,
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a\"b\\c/d\nA中😀\u{fffd}x\\q"
+        );
     }
 
     #[test]
@@ -860,7 +933,10 @@ mod tests {
         assert!(is_text("手机 13912345678".as_bytes()));
         assert!(!is_text(&[0xff, 0xfe, 0x00, 0x01]));
         assert_eq!(trim(b"  a b \r\n"), b"a b");
-        assert_eq!(data_url_payload(b"data:image/png;base64,iVBO"), Some(&b"iVBO"[..]));
+        assert_eq!(
+            data_url_payload(b"data:image/png;base64,iVBO"),
+            Some(&b"iVBO"[..])
+        );
         assert_eq!(data_url_payload(b"data:text/plain,hi"), None);
     }
 }

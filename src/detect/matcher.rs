@@ -38,9 +38,11 @@ pub fn check_pattern(pattern: &str) -> Result<(), String> {
     let hir = syntax::parse(pattern).map_err(|e| one_line(&e.to_string()))?;
     let props = hir.properties();
     if !props.look_set().is_empty() {
-        return Err("anchors, word boundaries and look-around are not supported \
+        return Err(
+            "anchors, word boundaries and look-around are not supported \
                     (use `boundary = ...` instead)"
-            .into());
+                .into(),
+        );
     }
     if props.minimum_len().unwrap_or(0) == 0 {
         return Err("pattern matches the empty string".into());
@@ -145,6 +147,9 @@ impl KeyInfo {
     }
 }
 
+/// Picks one mask of a [`KeyInfo`].
+type KeySlot = fn(&mut KeyInfo) -> &mut u128;
+
 /// Normalised key name → [`KeyInfo`], exact names in a hash map, `prefix*` and `*suffix`
 /// names in a short list.
 #[derive(Debug, Default)]
@@ -159,7 +164,7 @@ impl KeyIndex {
         let mut index = KeyIndex::default();
         for (i, sig) in sigs.iter().enumerate() {
             let bit = 1u128 << i;
-            let lists: [(&Vec<String>, fn(&mut KeyInfo) -> &mut u128); 5] = [
+            let lists: [(&Vec<String>, KeySlot); 5] = [
                 (&sig.keys, |k| &mut k.sigs),
                 (&sig.hash_keys, |k| &mut k.hash),
                 (&sig.lat_keys, |k| &mut k.lat),
@@ -318,9 +323,7 @@ impl Matcher {
 
     /// Bytes used by the compiled automata.
     pub fn memory_bytes(&self) -> usize {
-        self.free
-            .as_ref()
-            .map_or(0, |f| f.dfa.memory_usage())
+        self.free.as_ref().map_or(0, |f| f.dfa.memory_usage())
             + self.keyed.as_ref().map_or(0, |k| k.dfa.memory_usage())
     }
 
@@ -343,7 +346,11 @@ impl Matcher {
             let input = Input::new(hay).range(start..end).anchored(Anchored::Yes);
             let mut state = OverlappingState::start();
             loop {
-                if set.dfa.try_search_overlapping_fwd(&input, &mut state).is_err() {
+                if set
+                    .dfa
+                    .try_search_overlapping_fwd(&input, &mut state)
+                    .is_err()
+                {
                     return false;
                 }
                 let Some(half) = state.get_match() else {
@@ -390,7 +397,9 @@ pub fn in_boundary_class(boundary: Boundary, c: u8) -> bool {
         Boundary::Alnum => c.is_ascii_alphanumeric(),
         Boundary::Digit => c.is_ascii_digit(),
         Boundary::Hex => c.is_ascii_hexdigit(),
-        Boundary::Email => c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-'),
+        Boundary::Email => {
+            c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-')
+        }
         Boundary::None => false,
     }
 }

@@ -118,7 +118,11 @@ mod tests {
         let sdks = [
             sdk("umeng", &["umeng.com"], &[]),
             sdk("umeng_push", &["push.umeng.com"], &[]),
-            sdk("gdt", &[], &[r"^mi\.gdt\.qq\.com$", r"^[a-z]+\.gdt\.qq\.com$"]),
+            sdk(
+                "gdt",
+                &[],
+                &[r"^mi\.gdt\.qq\.com$", r"^[a-z]+\.gdt\.qq\.com$"],
+            ),
         ];
         let index = SdkIndex::build(&sdks).unwrap();
         assert_eq!(index.lookup("umeng.com"), Some(0));

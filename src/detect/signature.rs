@@ -343,7 +343,11 @@ impl SignatureSet {
         let mut b = Builder::default();
         for file in files {
             if file.text.len() > MAX_FILE_BYTES {
-                b.err(&file.name, 0, format!("file is larger than {MAX_FILE_BYTES} bytes"));
+                b.err(
+                    &file.name,
+                    0,
+                    format!("file is larger than {MAX_FILE_BYTES} bytes"),
+                );
                 continue;
             }
             match file.kind {
@@ -426,7 +430,8 @@ fn read_limited(path: &Path) -> Result<String, String> {
         return Err(format!("file is larger than {MAX_FILE_BYTES} bytes"));
     }
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
+    String::from_utf8(bytes)
+        .map_err(|e| format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
 }
 
 /// 1-based line of a byte offset in `text`.
@@ -608,7 +613,11 @@ impl Builder {
     fn keys(&mut self, src: &Src<'_>, field: &str, raw: &[Spanned<String>]) -> Vec<String> {
         if raw.len() > MAX_LIST_ITEMS {
             let line = raw.first().map_or(1, |k| src.line(k.span()));
-            self.err(src.name, line, format!("{field}: more than {MAX_LIST_ITEMS} entries"));
+            self.err(
+                src.name,
+                line,
+                format!("{field}: more than {MAX_LIST_ITEMS} entries"),
+            );
         }
         let mut out = Vec::with_capacity(raw.len());
         for k in raw.iter().take(MAX_LIST_ITEMS) {
@@ -636,7 +645,10 @@ impl Builder {
                 _ => self.err(
                     src.name,
                     line,
-                    format!("{field}: key {:?} is empty or longer than {MAX_KEY_BYTES} bytes", k.get_ref()),
+                    format!(
+                        "{field}: key {:?} is empty or longer than {MAX_KEY_BYTES} bytes",
+                        k.get_ref()
+                    ),
                 ),
             }
         }
@@ -664,7 +676,11 @@ impl Builder {
         let line = src.line(e.id.span());
         let id = e.id.get_ref().clone();
         if !is_snake_id(&id) {
-            self.err(src.name, line, format!("id {id:?} is not snake_case (a-z, 0-9, _)"));
+            self.err(
+                src.name,
+                line,
+                format!("id {id:?} is not snake_case (a-z, 0-9, _)"),
+            );
         }
         if let Some((file, first)) = self.pi_ids.get(&id) {
             let msg = format!("duplicate PI id {id:?} (first defined at {file}:{first})");
@@ -706,7 +722,11 @@ impl Builder {
             .collect();
         let sig_index = self.pi.len();
         if sig_index >= MAX_PI_TYPES {
-            self.err(src.name, line, format!("more than {MAX_PI_TYPES} PI signatures"));
+            self.err(
+                src.name,
+                line,
+                format!("more than {MAX_PI_TYPES} PI signatures"),
+            );
             return;
         }
 
@@ -753,8 +773,10 @@ impl Builder {
                 }
             }
         };
-        if matches!(special, Some(Special::PackageList { .. } | Special::ContactList { .. }))
-            && keys.is_empty()
+        if matches!(
+            special,
+            Some(Special::PackageList { .. } | Special::ContactList { .. })
+        ) && keys.is_empty()
         {
             self.err(src.name, line, "package_list and contact_list need keys");
         }
@@ -764,11 +786,19 @@ impl Builder {
                 sdk_categories.push(c.get_ref().clone());
             } else {
                 let l = src.line(c.span());
-                self.err(src.name, l, format!("unknown SDK category {:?}", c.get_ref()));
+                self.err(
+                    src.name,
+                    l,
+                    format!("unknown SDK category {:?}", c.get_ref()),
+                );
             }
         }
         if e.detector.is_some() && !e.pattern.is_empty() {
-            self.err(src.name, line, "an entry has either [[pi.pattern]] or detector, not both");
+            self.err(
+                src.name,
+                line,
+                "an entry has either [[pi.pattern]] or detector, not both",
+            );
         }
         if e.detector.is_none() && e.pattern.is_empty() {
             self.err(src.name, line, "no [[pi.pattern]] and no detector");
@@ -804,8 +834,7 @@ impl Builder {
                     Some(v) => v,
                     None => {
                         let l = src.line(v.span());
-                        let names: Vec<&str> =
-                            Validator::ALL.iter().map(|v| v.as_str()).collect();
+                        let names: Vec<&str> = Validator::ALL.iter().map(|v| v.as_str()).collect();
                         let msg = format!(
                             "unknown validator {:?} (expected one of {})",
                             v.get_ref(),
@@ -817,12 +846,20 @@ impl Builder {
                 },
             };
             if p.require_key && keys.is_empty() {
-                self.err(src.name, pline, "require_key = true but the entry has no keys");
+                self.err(
+                    src.name,
+                    pline,
+                    "require_key = true but the entry has no keys",
+                );
             }
             let pc = self.confidence(src, &p.confidence, confidence);
             let pck = self.confidence(src, &p.confidence_with_key, confidence_with_key);
             if self.patterns.len() >= MAX_PATTERNS {
-                self.err(src.name, pline, format!("more than {MAX_PATTERNS} patterns"));
+                self.err(
+                    src.name,
+                    pline,
+                    format!("more than {MAX_PATTERNS} patterns"),
+                );
                 continue;
             }
             let _ = &p.notes;
@@ -894,13 +931,18 @@ impl Builder {
         let line = src.line(e.id.span());
         let id = e.id.get_ref().clone();
         if !is_snake_id(&id) {
-            self.err(src.name, line, format!("id {id:?} is not snake_case (a-z, 0-9, _)"));
+            self.err(
+                src.name,
+                line,
+                format!("id {id:?} is not snake_case (a-z, 0-9, _)"),
+            );
         }
         if let Some((file, first)) = self.sdk_ids.get(&id) {
             let msg = format!("duplicate SDK id {id:?} (first defined at {file}:{first})");
             self.err(src.name, line, msg);
         } else {
-            self.sdk_ids.insert(id.clone(), (src.name.to_string(), line));
+            self.sdk_ids
+                .insert(id.clone(), (src.name.to_string(), line));
         }
         for (field, value) in [("name", &e.name), ("vendor", &e.vendor)] {
             if value.get_ref().trim().is_empty() {
@@ -920,10 +962,18 @@ impl Builder {
             self.err(src.name, line, "neither domains nor host_patterns");
         }
         if e.sources.is_empty() || e.sources.iter().all(|s| s.get_ref().trim().is_empty()) {
-            self.err(src.name, line, "sources is empty (say where the entry comes from)");
+            self.err(
+                src.name,
+                line,
+                "sources is empty (say where the entry comes from)",
+            );
         }
         if e.domains.len() + e.host_patterns.len() > MAX_LIST_ITEMS {
-            self.err(src.name, line, format!("more than {MAX_LIST_ITEMS} domains"));
+            self.err(
+                src.name,
+                line,
+                format!("more than {MAX_LIST_ITEMS} domains"),
+            );
         }
         let index = self.sdks.len();
         if index >= MAX_SDKS {
@@ -990,7 +1040,11 @@ impl Builder {
                     .get(pattern)
                     .and_then(|p| self.pi.get(p.sig).map(|s| (s.file.clone(), p.line)))
                     .unwrap_or_default();
-                self.err(&file, line, format!("patterns cannot be compiled together: {reason}"));
+                self.err(
+                    &file,
+                    line,
+                    format!("patterns cannot be compiled together: {reason}"),
+                );
                 return Err(LoadErrors(self.errors));
             }
         };
@@ -1004,7 +1058,11 @@ impl Builder {
                     .find(|s| !s.host_patterns.is_empty())
                     .map(|s| (s.file.clone(), s.line))
                     .unwrap_or_default();
-                self.err(&file, line, format!("host_patterns cannot be compiled: {reason}"));
+                self.err(
+                    &file,
+                    line,
+                    format!("host_patterns cannot be compiled: {reason}"),
+                );
                 return Err(LoadErrors(self.errors));
             }
         };
@@ -1151,17 +1209,32 @@ notes = ""
     fn loads_and_counts() {
         let set = SignatureSet::from_files(&[pi(PHONE), sdk("analytics", UMENG)]).unwrap();
         let c = set.counts();
-        assert_eq!((c.pi_types, c.pi_patterns, c.sdks, c.sdk_domains), (1, 1, 1, 2));
+        assert_eq!(
+            (c.pi_types, c.pi_patterns, c.sdks, c.sdk_domains),
+            (1, 1, 1, 2)
+        );
         assert_eq!(c.sdk_categories, 1);
         let phone = set.pi_signature("phone_number").unwrap();
         assert_eq!(phone.keys, ["phone", "mobileno"]);
         assert_eq!(phone.patterns, [0]);
         assert_eq!(set.patterns[0].confidence, 0.8);
-        assert_eq!(set.patterns[0].confidence_with_key, DEFAULT_CONFIDENCE_WITH_KEY);
-        assert_eq!(set.sdk_for_host("a.b.UMENG.com.").map(|s| s.id.as_str()), Some("umeng_analytics"));
-        assert_eq!(set.sdk_for_host("umeng.com:443").map(|s| s.id.as_str()), Some("umeng_analytics"));
+        assert_eq!(
+            set.patterns[0].confidence_with_key,
+            DEFAULT_CONFIDENCE_WITH_KEY
+        );
+        assert_eq!(
+            set.sdk_for_host("a.b.UMENG.com.").map(|s| s.id.as_str()),
+            Some("umeng_analytics")
+        );
+        assert_eq!(
+            set.sdk_for_host("umeng.com:443").map(|s| s.id.as_str()),
+            Some("umeng_analytics")
+        );
         assert!(set.sdk_for_host("xumeng.com").is_none());
-        assert_eq!(set.sdk_for_host("ulogs.umengx.com").map(|s| s.id.as_str()), Some("umeng_analytics"));
+        assert_eq!(
+            set.sdk_for_host("ulogs.umengx.com").map(|s| s.id.as_str()),
+            Some("umeng_analytics")
+        );
     }
 
     #[test]
@@ -1169,11 +1242,17 @@ notes = ""
         let bad = PHONE.replace("validator = \"cn_mobile\"", "validator = \"cn_mobil\"");
         let errs = errors(&[pi(&bad)]);
         assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(errs[0].starts_with("pi/test.toml:13: unknown validator \"cn_mobil\""), "{errs:?}");
+        assert!(
+            errs[0].starts_with("pi/test.toml:13: unknown validator \"cn_mobil\""),
+            "{errs:?}"
+        );
 
         let unknown = PHONE.replace("sensitive = false", "sensitive = false\nsensitiv = true");
         let errs = errors(&[pi(&unknown)]);
-        assert!(errs[0].starts_with("pi/test.toml:8: unknown field `sensitiv`"), "{errs:?}");
+        assert!(
+            errs[0].starts_with("pi/test.toml:8: unknown field `sensitiv`"),
+            "{errs:?}"
+        );
 
         let syntax = PHONE.replace("category = \"basic\"", "category = basic");
         let errs = errors(&[pi(&syntax)]);
@@ -1187,27 +1266,46 @@ notes = ""
         let errs = errors(&[pi(&empty)]);
         assert!(errs[0].contains("empty"), "{errs:?}");
 
-        let dup = format!("{PHONE}\n{}", PHONE.replace("[[pi.pattern]]", "[[pi.pattern]]\n"));
+        let dup = format!(
+            "{PHONE}\n{}",
+            PHONE.replace("[[pi.pattern]]", "[[pi.pattern]]\n")
+        );
         let errs = errors(&[pi(&dup)]);
-        assert!(errs[0].contains("duplicate PI id \"phone_number\""), "{errs:?}");
+        assert!(
+            errs[0].contains("duplicate PI id \"phone_number\""),
+            "{errs:?}"
+        );
         assert!(errs[0].starts_with("pi/test.toml:18:"), "{errs:?}");
     }
 
     #[test]
     fn sdk_errors() {
         let errs = errors(&[sdk("push", UMENG)]);
-        assert!(errs.iter().any(|e| e.starts_with("sdks/push.toml:7: category \"analytics\" differs")), "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("sdks/push.toml:7: category \"analytics\" differs")),
+            "{errs:?}"
+        );
         let bad = UMENG.replace("\"umengcloud.com\"", "\"*.umengcloud.com\"");
         let errs = errors(&[sdk("analytics", &bad)]);
-        assert!(errs[0].starts_with("sdks/analytics.toml:8: domain \"*.umengcloud.com\""), "{errs:?}");
+        assert!(
+            errs[0].starts_with("sdks/analytics.toml:8: domain \"*.umengcloud.com\""),
+            "{errs:?}"
+        );
         let twice = format!("{UMENG}{}", UMENG.replace("umeng_analytics", "umeng_push"));
         let errs = errors(&[sdk("analytics", &twice)]);
-        assert!(errs[0].contains("already listed by SDK \"umeng_analytics\""), "{errs:?}");
+        assert!(
+            errs[0].contains("already listed by SDK \"umeng_analytics\""),
+            "{errs:?}"
+        );
         let nosrc = UMENG.replace("sources = [\"test\"]", "");
         let errs = errors(&[sdk("analytics", &nosrc)]);
         assert!(errs[0].contains("sources is empty"), "{errs:?}");
         let wrong_file = errors(&[sdk("trackers", UMENG)]);
-        assert!(wrong_file[0].starts_with("sdks/trackers.toml:1: file name"), "{wrong_file:?}");
+        assert!(
+            wrong_file[0].starts_with("sdks/trackers.toml:1: file name"),
+            "{wrong_file:?}"
+        );
     }
 
     #[test]
@@ -1217,7 +1315,11 @@ notes = ""
         let c = set.counts();
         assert!(c.pi_types >= 21, "{c:?}");
         for sig in set.pi_signatures() {
-            assert!(crate::pi::pi_type(&sig.id).is_some(), "{} is not in the taxonomy", sig.id);
+            assert!(
+                crate::pi::pi_type(&sig.id).is_some(),
+                "{} is not in the taxonomy",
+                sig.id
+            );
         }
         eprintln!(
             "embedded: {c:?}, automata {} bytes, built in {:?}",

@@ -206,17 +206,30 @@ impl Validator {
 /// File extensions that end "addresses" such as `icon@2x.png` (iOS asset names) or
 /// `lib@1.2.js`: the part after `@` is a scale or version, not a mail domain.
 const FILE_EXTENSIONS: [&str; 16] = [
-    "png", "jpg", "jpeg", "gif", "webp", "svg", "bmp", "ico", "js", "css", "html", "json",
-    "xml", "mp4", "mp3", "webm",
+    "png", "jpg", "jpeg", "gif", "webp", "svg", "bmp", "ico", "js", "css", "html", "json", "xml",
+    "mp4", "mp3", "webm",
 ];
 
 /// Top-level names used only inside private networks (RFC 6762 appendix G, RFC 2606,
 /// RFC 8375): a `user@host.lan` is a login on a lab or IMS system, not a mailbox.
-const PRIVATE_TLDS: [&str; 8] = ["lan", "local", "localdomain", "internal", "intranet", "home", "corp", "invalid"];
+const PRIVATE_TLDS: [&str; 8] = [
+    "lan",
+    "local",
+    "localdomain",
+    "internal",
+    "intranet",
+    "home",
+    "corp",
+    "invalid",
+];
 
 fn file_name_like(s: &str) -> bool {
     let tld = s.rsplit('.').next().unwrap_or_default();
-    let domain = s.rsplit('@').next().unwrap_or_default().to_ascii_lowercase();
+    let domain = s
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     FILE_EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(tld))
         || PRIVATE_TLDS.iter().any(|e| e.eq_ignore_ascii_case(tld))
         // IMS realms (3GPP TS 23.003 §13): `<IMSI>@ims.mncXXX.mccYYY.3gppnetwork.org` is a
@@ -256,8 +269,10 @@ fn known_iin(d: &[u8]) -> bool {
         .and_then(|p| std::str::from_utf8(p).ok())
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
-    matches!(two, b"62" | b"35" | b"34" | b"37" | b"51" | b"52" | b"53" | b"54" | b"55")
-        || d.first() == Some(&b'4')
+    matches!(
+        two,
+        b"62" | b"35" | b"34" | b"37" | b"51" | b"52" | b"53" | b"54" | b"55"
+    ) || d.first() == Some(&b'4')
         || (2221..=2720).contains(&four)
 }
 
@@ -300,33 +315,75 @@ mod tests {
     #[test]
     fn verdicts() {
         assert_eq!(check(Validator::CnMobile, "13912345678"), Verdict::Accept);
-        assert_eq!(check(Validator::CnMobile, "13800138000"), Verdict::Placeholder);
+        assert_eq!(
+            check(Validator::CnMobile, "13800138000"),
+            Verdict::Placeholder
+        );
         assert_eq!(check(Validator::CnMobile, "12912345678"), Verdict::Reject);
-        assert_eq!(check(Validator::CnResidentId, "11010519491231002X"), Verdict::Accept);
-        assert_eq!(check(Validator::CnResidentId, "110105194912310021"), Verdict::Reject);
-        assert_eq!(check(Validator::Imei, "000000000000000"), Verdict::Placeholder);
+        assert_eq!(
+            check(Validator::CnResidentId, "11010519491231002X"),
+            Verdict::Accept
+        );
+        assert_eq!(
+            check(Validator::CnResidentId, "110105194912310021"),
+            Verdict::Reject
+        );
+        assert_eq!(
+            check(Validator::Imei, "000000000000000"),
+            Verdict::Placeholder
+        );
         assert_eq!(check(Validator::Imei, "490154203237518"), Verdict::Accept);
-        assert_eq!(check(Validator::ImeiTac, "490154203237518"), Verdict::Reject);
-        assert_eq!(check(Validator::ImeiTac, "861234567890123"), check(Validator::Imei, "861234567890123"));
-        assert_eq!(check(Validator::Mac, "02:00:00:00:00:00"), Verdict::Placeholder);
+        assert_eq!(
+            check(Validator::ImeiTac, "490154203237518"),
+            Verdict::Reject
+        );
+        assert_eq!(
+            check(Validator::ImeiTac, "861234567890123"),
+            check(Validator::Imei, "861234567890123")
+        );
+        assert_eq!(
+            check(Validator::Mac, "02:00:00:00:00:00"),
+            Verdict::Placeholder
+        );
         assert_eq!(check(Validator::Mac, "01:00:5e:00:00:fb"), Verdict::Reject);
         assert_eq!(check(Validator::Mac, "3c:22:fb:12:34:56"), Verdict::Accept);
-        assert_eq!(check(Validator::AndroidId, "9774d56d682e549c"), Verdict::Placeholder);
-        assert_eq!(check(Validator::Idfa, "00000000-0000-0000-0000-000000000000"), Verdict::Placeholder);
+        assert_eq!(
+            check(Validator::AndroidId, "9774d56d682e549c"),
+            Verdict::Placeholder
+        );
+        assert_eq!(
+            check(Validator::Idfa, "00000000-0000-0000-0000-000000000000"),
+            Verdict::Placeholder
+        );
         assert_eq!(check(Validator::CellId, "2147483647"), Verdict::Placeholder);
         assert_eq!(check(Validator::CellId, "123456789"), Verdict::Accept);
-        assert_eq!(check(Validator::BankCardIin, "6222020200112233445"), check(Validator::BankCard, "6222020200112233445"));
-        assert_eq!(check(Validator::BankCardIin, "9999999999999995"), Verdict::Reject);
-        assert_eq!(check(Validator::Email, "icon@2x.png"), Verdict::Reject);
-        assert_eq!(check(Validator::Email, "263734@imstest.lan"), Verdict::Reject);
         assert_eq!(
-            check(Validator::Email, "310410010001002@ims.mnc410.mcc310.3gppnetwork.org"),
+            check(Validator::BankCardIin, "6222020200112233445"),
+            check(Validator::BankCard, "6222020200112233445")
+        );
+        assert_eq!(
+            check(Validator::BankCardIin, "9999999999999995"),
+            Verdict::Reject
+        );
+        assert_eq!(check(Validator::Email, "icon@2x.png"), Verdict::Reject);
+        assert_eq!(
+            check(Validator::Email, "263734@imstest.lan"),
+            Verdict::Reject
+        );
+        assert_eq!(
+            check(
+                Validator::Email,
+                "310410010001002@ims.mnc410.mcc310.3gppnetwork.org"
+            ),
             Verdict::Reject
         );
         let urn = format!("urn:gsma:imei:49015420-323751-{}", 8);
         assert_eq!(check(Validator::Imei, &urn), Verdict::Accept);
         assert_eq!(check(Validator::Imei, "49015420-323751-8"), Verdict::Accept);
         assert_eq!(check(Validator::Imei, "4901542-0323751-8"), Verdict::Reject);
-        assert_eq!(check(Validator::Email, "zhang.san@example.com"), Verdict::Accept);
+        assert_eq!(
+            check(Validator::Email, "zhang.san@example.com"),
+            Verdict::Accept
+        );
     }
 }

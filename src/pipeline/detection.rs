@@ -10,7 +10,9 @@
 //! counted when hit. Must not: log or count PI values; allocate on the no-hit path beyond
 //! the per-flow raw state created once per flow.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use super::{Ctx, FlowData};
 use crate::capture::Timestamp;
@@ -22,8 +24,6 @@ use crate::record::{Body, EventType, HttpRef, PiLeakFields, Record, SdkContactFi
 /// Bytes of a raw stream kept from the previous chunk so that a value split across two
 /// segments is still seen whole; longer than any identifier pattern except email.
 pub const RAW_TAIL_BYTES: usize = 64;
-/// (session id, SDK index, host, phase): one `sdk_contact` each.
-type ContactKey = (Option<String>, usize, String, &'static str);
 
 /// Worker-owned detection state.
 pub(super) struct DetectState {
@@ -31,7 +31,11 @@ pub(super) struct DetectState {
     hits: Vec<PiHit>,
     raw_hits: Vec<PiHit>,
     raw_buf: Vec<u8>,
-    contacts: HashSet<ContactKey>,
+    /// Keyed hashes of (session, SDK, lower-case host, phase) already reported: checking
+    /// a repeated contact allocates nothing. The hasher is randomly keyed, so a crafted
+    /// host cannot collide on purpose; a chance collision (2⁻⁶⁴) only drops a duplicate.
+    contacts: HashSet<u64>,
+    contact_hasher: RandomState,
     max_contacts: usize,
 }
 
@@ -65,6 +69,7 @@ impl DetectState {
             raw_hits: Vec::new(),
             raw_buf: Vec::new(),
             contacts: HashSet::new(),
+            contact_hasher: RandomState::new(),
             max_contacts: limits.max_sdk_contacts,
         }
     }
@@ -108,7 +113,8 @@ impl DetectState {
         self.raw_buf.extend_from_slice(bytes);
         if mode != RawMode::Hold {
             let first = self.raw_hits.len();
-            self.detector.scan_raw(set, &self.raw_buf, &mut self.raw_hits);
+            self.detector
+                .scan_raw(set, &self.raw_buf, &mut self.raw_hits);
             // A value wholly inside an already scanned tail was reported with the
             // previous chunk.
             if stream && st.tail_scanned && !tail.is_empty() {
@@ -166,23 +172,30 @@ impl Ctx {
         let Some(sdk_index) = set.sdk_index_for_host(host) else {
             return;
         };
-        let common = self.common_with_host(flow, ts, Some(host.to_ascii_lowercase()));
-        let key = (
-            common.session_id.clone(),
-            sdk_index,
-            host.to_ascii_lowercase(),
-            common.consent_phase,
-        );
+        let (session, phase) = self.session_phase(flow, ts);
+        let mut h = self.detect.contact_hasher.build_hasher();
+        session.hash(&mut h);
+        sdk_index.hash(&mut h);
+        for b in host.bytes() {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+        phase.hash(&mut h);
+        let key = h.finish();
         if self.detect.contacts.contains(&key) {
             return;
         }
+        let common = self.common_with_host(flow, ts, Some(host.to_ascii_lowercase()));
         if self.detect.contacts.len() >= self.detect.max_contacts {
             self.detect.contacts.clear();
             self.detect.detector.stats_mut().contact_set_reset += 1;
         }
         self.detect.contacts.insert(key);
         self.stats.count_record(EventType::SdkContact);
-        out(Record::new(ts, common, Body::SdkContact(SdkContactFields { via })));
+        out(Record::new(
+            ts,
+            common,
+            Body::SdkContact(SdkContactFields { via }),
+        ));
     }
 
     /// Scans an HTTP request and emits its `pi_leak` record if it holds PI.
@@ -293,6 +306,9 @@ mod tests {
             value: "13912345678".into(),
             confidence: 0.9,
         };
-        assert_eq!(mask_in("App/1.0 (13912345678)", &[hit]), "App/1.0 (139****5678)");
+        assert_eq!(
+            mask_in("App/1.0 (13912345678)", &[hit]),
+            "App/1.0 (139****5678)"
+        );
     }
 }

@@ -622,6 +622,19 @@ impl Ctx {
         out(Record::new(ts, common, Body::Tls { tls: fields }));
     }
 
+    /// The session (index) a flow belongs to and its consent phase at `ts`, without
+    /// building the record fields.
+    fn session_phase(&self, flow: &Flow<FlowData>, ts: Timestamp) -> (Option<usize>, &'static str) {
+        match flow
+            .state_data
+            .session
+            .and_then(|m| self.sessions.get(m.index).map(|s| (m.index, s)))
+        {
+            Some((index, session)) => (Some(index), session.phase_at(ts).as_str()),
+            None => (None, "no_session"),
+        }
+    }
+
     /// The common record fields of a flow at time `ts`.
     fn common(&self, flow: &Flow<FlowData>, ts: Timestamp) -> Common {
         self.common_with_host(flow, ts, None)

@@ -105,28 +105,48 @@ pub fn phone(port: u16) -> Endpoint {
 }
 
 pub fn server(last: u8, port: u16) -> Endpoint {
-    Endpoint::new(GATEWAY_MAC, IpAddr::V4(Ipv4Addr::new(198, 51, 100, last)), port)
+    Endpoint::new(
+        GATEWAY_MAC,
+        IpAddr::V4(Ipv4Addr::new(198, 51, 100, last)),
+        port,
+    )
 }
 
 /// One HTTP exchange on its own connection: `request` cut by `seg`, a 204 answer.
-pub fn http_exchange(port: u16, request: &[u8], seg: &Segmentation, start_micros: i64) -> Vec<(i64, Vec<u8>)> {
-    let mut conv = TcpConversation::new(phone(port), server(10, 80)).with_start_micros(start_micros);
+pub fn http_exchange(
+    port: u16,
+    request: &[u8],
+    seg: &Segmentation,
+    start_micros: i64,
+) -> Vec<(i64, Vec<u8>)> {
+    let mut conv =
+        TcpConversation::new(phone(port), server(10, 80)).with_start_micros(start_micros);
     conv.handshake();
     conv.client_sends(request, seg);
-    conv.server_sends(&traffic::http_response(204, &[], b""), &Segmentation::whole());
+    conv.server_sends(
+        &traffic::http_response(204, &[], b""),
+        &Segmentation::whole(),
+    );
     conv.close();
     conv.take_frames()
 }
 
 /// Runs the real pipeline over Ethernet frames; returns every record as JSON.
-pub fn run(frames: &[(i64, Vec<u8>)], signatures: Arc<SignatureSet>, sessions: Vec<Session>) -> (Vec<Value>, leaktap::pipeline::PipelineStats) {
-    let mut settings = Settings::default();
-    settings.signatures = signatures;
+pub fn run(
+    frames: &[(i64, Vec<u8>)],
+    signatures: Arc<SignatureSet>,
+    sessions: Vec<Session>,
+) -> (Vec<Value>, leaktap::pipeline::PipelineStats) {
+    let settings = Settings {
+        signatures,
+        ..Settings::default()
+    };
     let sessions = Arc::new(SessionSet::new(sessions).expect("sessions"));
     let names = Arc::new(ResolvedNames::new(1024, 3600));
     let mut worker = Worker::new(settings, sessions, names, 0);
     let mut records = Vec::new();
-    let mut emit = |r: leaktap::record::Record| records.push(serde_json::to_value(&r).expect("json"));
+    let mut emit =
+        |r: leaktap::record::Record| records.push(serde_json::to_value(&r).expect("json"));
     for (ts, data) in frames {
         let frame = Frame {
             ts: Timestamp::from_micros(*ts),
@@ -137,10 +157,12 @@ pub fn run(frames: &[(i64, Vec<u8>)], signatures: Arc<SignatureSet>, sessions: V
         worker.process(&frame, &mut emit);
     }
     worker.finish(&mut emit);
-    drop(emit);
     (records, worker.stats())
 }
 
 pub fn of_type<'a>(records: &'a [Value], event_type: &str) -> Vec<&'a Value> {
-    records.iter().filter(|r| r["event_type"] == event_type).collect()
+    records
+        .iter()
+        .filter(|r| r["event_type"] == event_type)
+        .collect()
 }
