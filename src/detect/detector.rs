@@ -1363,6 +1363,7 @@ fn mobile_numbers(text: &[u8]) -> Items<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::Limits;
 
     #[test]
     fn boundaries() {
@@ -1401,5 +1402,88 @@ mod tests {
         let m = mobile_numbers(b"[{\"n\":\"a\",\"p\":\"13912345678\"},{\"p\":\"8615012345678\"},{\"p\":\"1391234567890\"}]");
         assert_eq!(m.count, 2);
         assert_eq!(m.first[1], b"15012345678");
+    }
+
+    fn request(body: &[u8], kind: BodyKind, uri: &str) -> Request {
+        Request {
+            method: "POST".into(),
+            uri: uri.into(),
+            version: 1,
+            headers: vec![crate::proto::http::Header {
+                name: "Cookie".into(),
+                value: b"a=1; imei=861234567890127".to_vec(),
+            }],
+            headers_truncated: false,
+            host: Some("api.example.net".into()),
+            user_agent: None,
+            content_type: None,
+            content_encoding: Vec::new(),
+            body: body.to_vec(),
+            body_wire_len: body.len() as u64,
+            body_truncated: false,
+            body_kind: kind,
+            websocket_upgrade: false,
+            expect_continue: false,
+        }
+    }
+
+    #[test]
+    fn hostile_input_never_panics_and_limits_count() {
+        let set = SignatureSet::embedded().unwrap_or_else(|e| panic!("{e}"));
+        let mut d = Detector::new(Limits::default());
+        let mut hits = Vec::new();
+        let mut rng = crate::synth::Rng::new(7);
+        let kinds = [
+            BodyKind::Json,
+            BodyKind::Form,
+            BodyKind::Text,
+            BodyKind::Binary,
+            BodyKind::Multipart {
+                boundary: "b".into(),
+            },
+        ];
+        let alphabet = b"{}[]\":,=&%25aZ09+/-_.\\u@\r\n";
+        for round in 0..400 {
+            let len = rng.range(0, 300);
+            let body: Vec<u8> = if round % 2 == 0 {
+                rng.bytes(len)
+            } else {
+                (0..len)
+                    .map(|_| *rng.pick(alphabet).unwrap_or(&b'a'))
+                    .collect()
+            };
+            for kind in &kinds {
+                let uri = format!("/p%ZZ%?q={}", String::from_utf8_lossy(&body[..body.len().min(40)]));
+                d.scan_request(&set, &request(&body, kind.clone(), &uri), &mut hits);
+            }
+            d.scan_raw(&set, &body, &mut hits);
+        }
+        // Only the cookie's IMEI is ever found in random input.
+        assert!(hits.iter().all(|h| h.pi_type == "imei"), "{hits:?}");
+
+        // Deep nesting stops at the limit and is counted.
+        let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        d.scan_request(&set, &request(deep.as_bytes(), BodyKind::Json, "/"), &mut hits);
+        assert!(d.stats().json_depth_cap >= 1);
+
+        // Too many fields: the rest of the message is skipped and counted once.
+        let mut small = Detector::new(Limits {
+            max_fields: 10,
+            ..Limits::default()
+        });
+        let form = (0..50).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join("&");
+        small.scan_request(&set, &request(form.as_bytes(), BodyKind::Form, "/"), &mut hits);
+        assert_eq!(small.stats().fields_cap, 1);
+
+        // Hits per message are capped.
+        let mut capped = Detector::new(Limits {
+            max_hits: 2,
+            ..Limits::default()
+        });
+        let mut out = Vec::new();
+        let phones = "13912345678,15012345678,18612345678,13512345678";
+        capped.scan_raw(&set, phones.as_bytes(), &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(capped.stats().hits_cap, 2);
     }
 }
