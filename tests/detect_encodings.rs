@@ -318,3 +318,47 @@ fn raw_stream_of_an_unparsed_protocol() {
         )])
     );
 }
+
+#[test]
+fn http_records_carry_the_masked_uri() {
+    let req = traffic::http_request(
+        "GET",
+        "api.example.net",
+        "/u/13912345678/profile?phone=13912345678&page=2",
+        &[],
+        b"",
+    );
+    let frames = http_exchange(40_007, &req, &Segmentation::whole(), START);
+    let settings = leaktap::pipeline::Settings {
+        signatures: signature_set(),
+        events: leaktap::pipeline::EventSet {
+            http: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (records, _) = run_with(&frames, settings, Vec::new());
+    let http = of_type(&records, "http");
+    assert_eq!(http.len(), 1);
+    assert_eq!(
+        http[0]["http"]["uri"],
+        "/u/139****5678/profile?phone=139****5678&page=2"
+    );
+    let leak = only_leak(&records);
+    assert_eq!(
+        leak["http"]["url"],
+        "http://api.example.net/u/139****5678/profile?phone=139****5678&page=2"
+    );
+    assert_eq!(
+        leak["pi"],
+        json!([item(
+            "phone_number",
+            "basic",
+            false,
+            "url.path",
+            "plain",
+            "13912345678",
+            0.7
+        )])
+    );
+}

@@ -266,17 +266,7 @@ impl Detector {
             capped: false,
         };
         self.reset();
-
-        // url.path
-        let path = req.path().as_bytes();
-        if !path.is_empty() && path != b"/" {
-            self.visit(&mut sc, path, Enc::default(), 0);
-        }
-        // url.query:KEY
-        if let Some(query) = req.query() {
-            self.set_base(&mut sc, BaseKind::Query, &[]);
-            self.pairs(&mut sc, query.as_bytes(), b'&');
-        }
+        self.target(&mut sc, req.path(), req.query());
         // header:NAME
         self.groups.push(Group::default());
         for h in &req.headers {
@@ -326,6 +316,40 @@ impl Detector {
             }
         }
         self.stats.fields += sc.fields as u64;
+    }
+
+    /// Scans only the request target (`url.path`, `url.query:KEY`) of `uri`, e.g. to mask
+    /// the `uri` of an `http` protocol record. Not counted as a message.
+    pub fn scan_target(&mut self, set: &SignatureSet, uri: &str, out: &mut Vec<PiHit>) {
+        let first = out.len();
+        let mut sc = Scan {
+            set,
+            out,
+            first,
+            base: BaseKind::Path,
+            fields: 0,
+            image_sigs: 0,
+            capped: false,
+        };
+        self.reset();
+        let (path, query) = match uri.split_once('?') {
+            Some((p, q)) => (p, Some(q.split('#').next().unwrap_or_default())),
+            None => (uri.split('#').next().unwrap_or_default(), None),
+        };
+        self.target(&mut sc, path, query);
+    }
+
+    /// `url.path` and `url.query:KEY` fields.
+    fn target(&mut self, sc: &mut Scan<'_>, path: &str, query: Option<&str>) {
+        let path = path.as_bytes();
+        if !path.is_empty() && path != b"/" {
+            self.set_base(sc, BaseKind::Path, &[]);
+            self.visit(sc, path, Enc::default(), 0);
+        }
+        if let Some(query) = query {
+            self.set_base(sc, BaseKind::Query, &[]);
+            self.pairs(sc, query.as_bytes(), b'&');
+        }
     }
 
     /// Scans raw client→server bytes of a protocol leaktap does not parse (`stream.raw`);
@@ -1453,7 +1477,10 @@ mod tests {
                     .collect()
             };
             for kind in &kinds {
-                let uri = format!("/p%ZZ%?q={}", String::from_utf8_lossy(&body[..body.len().min(40)]));
+                let uri = format!(
+                    "/p%ZZ%?q={}",
+                    String::from_utf8_lossy(&body[..body.len().min(40)])
+                );
                 d.scan_request(&set, &request(&body, kind.clone(), &uri), &mut hits);
             }
             d.scan_raw(&set, &body, &mut hits);
@@ -1463,7 +1490,11 @@ mod tests {
 
         // Deep nesting stops at the limit and is counted.
         let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
-        d.scan_request(&set, &request(deep.as_bytes(), BodyKind::Json, "/"), &mut hits);
+        d.scan_request(
+            &set,
+            &request(deep.as_bytes(), BodyKind::Json, "/"),
+            &mut hits,
+        );
         assert!(d.stats().json_depth_cap >= 1);
 
         // Too many fields: the rest of the message is skipped and counted once.
@@ -1471,8 +1502,15 @@ mod tests {
             max_fields: 10,
             ..Limits::default()
         });
-        let form = (0..50).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join("&");
-        small.scan_request(&set, &request(form.as_bytes(), BodyKind::Form, "/"), &mut hits);
+        let form = (0..50)
+            .map(|i| format!("k{i}=v"))
+            .collect::<Vec<_>>()
+            .join("&");
+        small.scan_request(
+            &set,
+            &request(form.as_bytes(), BodyKind::Form, "/"),
+            &mut hits,
+        );
         assert_eq!(small.stats().fields_cap, 1);
 
         // Hits per message are capped.

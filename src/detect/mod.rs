@@ -223,13 +223,26 @@ impl SignatureSet {
 /// that held PI masked: query values found to hold PI are masked whole, path segments
 /// holding a PI value are masked whole.
 pub fn masked_url(req: &Request, hits: &[PiHit]) -> String {
-    let path = req.path();
     let mut out = String::with_capacity(req.uri.len() + 32);
-    let path_only = if req.uri.starts_with('/') {
+    if req.uri.starts_with('/') {
         if let Some(host) = &req.host {
             out.push_str("http://");
             out.push_str(host);
         }
+    }
+    out.push_str(&masked_target(&req.uri, hits));
+    out
+}
+
+/// A request target (origin or absolute form) with the values of `hits` masked, as in
+/// [`masked_url`] (the `uri` of `http` records).
+pub fn masked_target(uri: &str, hits: &[PiHit]) -> String {
+    let (path, query) = match uri.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (uri, None),
+    };
+    let mut out = String::with_capacity(uri.len() + 8);
+    let path_only = if path.starts_with('/') {
         path
     } else if let Some(scheme_end) = path.find("://") {
         // Absolute form: keep scheme and authority, mask within the path.
@@ -262,7 +275,7 @@ pub fn masked_url(req: &Request, hits: &[PiHit]) -> String {
             out.push_str(segment);
         }
     }
-    if let Some(query) = req.query() {
+    if let Some(query) = query {
         out.push('?');
         for (i, piece) in query.split('&').enumerate() {
             if i > 0 {

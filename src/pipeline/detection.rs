@@ -228,6 +228,22 @@ impl Ctx {
         self.detect.hits = hits;
     }
 
+    /// `uri` with its PI values masked (the `uri` of `http` records, alert-schema.md).
+    pub(super) fn masked_uri(&mut self, uri: &str) -> String {
+        let set = self.settings.signatures.clone();
+        let mut hits = std::mem::take(&mut self.detect.hits);
+        hits.clear();
+        self.detect.detector.scan_target(&set, uri, &mut hits);
+        let masked = if hits.is_empty() {
+            uri.to_string()
+        } else {
+            detect::masked_target(uri, &hits)
+        };
+        hits.clear();
+        self.detect.hits = hits;
+        masked
+    }
+
     /// Emits one `pi_leak` record for the raw hits collected during this packet.
     pub(super) fn emit_raw_hits(
         &mut self,

@@ -468,7 +468,7 @@ impl Ctx {
                         let fields = HttpFields {
                             method: tx.method.clone(),
                             host: tx.host.clone(),
-                            uri: tx.uri.clone(),
+                            uri: self.masked_uri(&tx.uri),
                             status: tx.status,
                             user_agent: tx.user_agent.clone(),
                             content_type: tx.content_type.clone(),

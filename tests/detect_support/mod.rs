@@ -141,6 +141,15 @@ pub fn run(
         signatures,
         ..Settings::default()
     };
+    run_with(frames, settings, sessions)
+}
+
+/// As [`run`] with the given settings.
+pub fn run_with(
+    frames: &[(i64, Vec<u8>)],
+    settings: Settings,
+    sessions: Vec<Session>,
+) -> (Vec<Value>, leaktap::pipeline::PipelineStats) {
     let sessions = Arc::new(SessionSet::new(sessions).expect("sessions"));
     let names = Arc::new(ResolvedNames::new(1024, 3600));
     let mut worker = Worker::new(settings, sessions, names, 0);
