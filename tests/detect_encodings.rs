@@ -358,7 +358,7 @@ fn http_records_carry_the_masked_uri() {
             "url.path",
             "plain",
             "13912345678",
-            0.7
+            0.95
         )])
     );
 }
