@@ -10,6 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use leaktap::capture::{FileSource, Step};
 use leaktap::config::Runtime;
+use leaktap::detect::SignatureSet;
 use leaktap::output::{Format, RecordWriter};
 use leaktap::pipeline::{EventSet, Worker};
 use leaktap::proto::ResolvedNames;
@@ -29,10 +30,13 @@ fn capture() -> PathBuf {
     path
 }
 
-fn analyze(path: &Path, events: EventSet) -> u64 {
+fn analyze(path: &Path, events: EventSet, signatures: Option<&Arc<SignatureSet>>) -> u64 {
     let runtime = Runtime::default();
     let mut settings = runtime.pipeline_settings();
     settings.events = events;
+    if let Some(set) = signatures {
+        settings.signatures = Arc::clone(set);
+    }
     let sessions = Arc::new(SessionSet::new(Vec::new()).expect("empty session set"));
     let mut worker = Worker::new(settings, sessions, Arc::new(ResolvedNames::default()), 0);
     let mut writer = RecordWriter::new(std::io::sink(), Format::Jsonl);
@@ -58,9 +62,14 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("analyze");
     group.sample_size(10);
     group.throughput(Throughput::Bytes(bytes));
-    group.bench_function("records_only", |b| b.iter(|| analyze(&path, EventSet::default())));
+    group.bench_function("records_only", |b| b.iter(|| analyze(&path, EventSet::default(), None)));
     let all = EventSet { dns: true, flow: true, http: true, quic: true, tls: true };
-    group.bench_function("all_protocol_records", |b| b.iter(|| analyze(&path, all)));
+    group.bench_function("all_protocol_records", |b| b.iter(|| analyze(&path, all, None)));
+    // PI detection and SDK attribution with every built-in signature, as `analyze` runs.
+    let signatures = Arc::new(SignatureSet::embedded().expect("built-in signatures"));
+    group.bench_function("with_signatures", |b| {
+        b.iter(|| analyze(&path, EventSet::default(), Some(&signatures)))
+    });
     group.finish();
 }
 

@@ -15,6 +15,8 @@
 //! - [`reassembly`]: per-direction TCP stream reassembly with gap and overlap policy.
 //! - [`proto`]: protocol probing and the HTTP/1.x, DNS, TLS and QUIC parsers.
 //! - [`session`]: test sessions (device, app, consent timeline) and their files.
+//! - [`detect`]: PI and SDK signatures, field extraction, multi-pattern matching, the
+//!   per-worker detector and host → SDK attribution.
 //! - [`pi`]: PI type ids, categories and identifier validators.
 //! - [`record`]: the record schema, canonical JSON and the hash chain.
 //! - [`finding`]: rules that turn a session's records into findings (findings.md).
@@ -32,6 +34,7 @@
 pub mod capture;
 pub mod config;
 pub mod decode;
+pub mod detect;
 pub mod finding;
 pub mod flow;
 pub mod output;

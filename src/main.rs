@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use leaktap::capture::{FileSource, Step};
 use leaktap::config;
+use leaktap::detect::SignatureSet;
 use leaktap::finding::{CidrTable, CountryLookup, FindingEngine, RuleTable};
 use leaktap::output::{Format, RecordWriter, Summary};
 use leaktap::pipeline::{EventSet, Worker};
@@ -48,6 +49,28 @@ enum Command {
     ///
     /// Example: leaktap report --session lab3-reader.toml --out case-2026-031 capture.pcapng
     Report(ReportArgs),
+    /// Work with signature files (PI types and third-party SDKs).
+    Signatures {
+        #[command(subcommand)]
+        command: SignaturesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SignaturesCommand {
+    /// Load and validate signature files; print counts per kind, or every error as
+    /// file:line: reason (exit status 2).
+    ///
+    /// Example: leaktap signatures check /etc/leaktap/signatures
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Directory holding pi/*.toml and sdks/*.toml; without it, the signatures built into
+    /// this binary are checked. Example: leaktap signatures check ./signatures
+    #[arg(value_name = "DIR")]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -88,6 +111,11 @@ struct ReportArgs {
     /// Example: --ip-country lab-geo.csv
     #[arg(long, value_name = "FILE")]
     ip_country: Option<PathBuf>,
+
+    /// Signature directory (pi/*.toml, sdks/*.toml) to use instead of the signatures built
+    /// into this binary. Example: --signatures /etc/leaktap/signatures
+    #[arg(long, value_name = "DIR")]
+    signatures: Option<PathBuf>,
 
     /// Do not show a progress bar even when standard error is a terminal.
     #[arg(long)]
@@ -131,6 +159,11 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
+    /// Signature directory (pi/*.toml, sdks/*.toml) to use instead of the signatures built
+    /// into this binary. Example: --signatures /etc/leaktap/signatures
+    #[arg(long, value_name = "DIR")]
+    signatures: Option<PathBuf>,
+
     /// Do not show a progress bar even when standard error is a terminal.
     #[arg(long)]
     no_progress: bool,
@@ -156,6 +189,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Report(args) => report_command(args),
+        Command::Signatures {
+            command: SignaturesCommand::Check(args),
+        } => signatures_check(args),
     };
     match result {
         Ok(code) => code,
@@ -182,12 +218,61 @@ fn bad_input(message: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(EXIT_BAD_INPUT))
 }
 
+/// Loads the signature directory, or the embedded set; `Err(code)` after printing every
+/// problem as `file:line: reason`.
+fn load_signatures(dir: Option<&PathBuf>) -> Result<Arc<SignatureSet>, ExitCode> {
+    let loaded = match dir {
+        Some(dir) => SignatureSet::load_dir(dir),
+        None => SignatureSet::embedded(),
+    };
+    loaded.map(Arc::new).map_err(|errors| {
+        for err in &errors.0 {
+            eprintln!("{err}");
+        }
+        eprintln!("leaktap: {} signature problem(s)", errors.0.len());
+        ExitCode::from(EXIT_BAD_INPUT)
+    })
+}
+
+fn signatures_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let set = match load_signatures(args.dir.as_ref()) {
+        Ok(set) => set,
+        Err(code) => return Ok(code),
+    };
+    let c = set.counts();
+    let source = match &args.dir {
+        Some(dir) => dir.display().to_string(),
+        None => format!(
+            "built-in ({} files)",
+            leaktap::detect::embedded::file_count()
+        ),
+    };
+    let mut out = io::stdout().lock();
+    writeln!(out, "签名 signatures:        {source}")?;
+    writeln!(
+        out,
+        "PI 类型 PI types:       {} ({} patterns, {} files)",
+        c.pi_types, c.pi_patterns, c.pi_files
+    )?;
+    writeln!(out, "SDK:                   {} ({} files)", c.sdks, c.sdk_files)?;
+    writeln!(out, "SDK 域名 SDK domains:   {}", c.sdk_domains)?;
+    writeln!(out, "SDK 主机模式 host patterns: {}", c.sdk_host_patterns)?;
+    writeln!(out, "SDK 类别 categories:    {}", c.sdk_categories)?;
+    writeln!(out, "OK")?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let events = match args.events.as_deref().map(EventSet::parse).transpose() {
         Ok(events) => events.unwrap_or_default(),
         Err(reason) => return bad_input(format_args!("--events: {reason}")),
     };
-    let (runtime, sessions) = match setup(args.config.as_deref(), &args.sessions) {
+    let signatures = match load_signatures(args.signatures.as_ref()) {
+        Ok(set) => set,
+        Err(code) => return Ok(code),
+    };
+    let (runtime, sessions) = match setup(args.config.as_deref(), &args.sessions, &signatures)
+    {
         Ok(ok) => ok,
         Err(message) => return bad_input(message),
     };
@@ -201,6 +286,7 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     };
     let mut settings = runtime.pipeline_settings();
     settings.events = events;
+    settings.signatures = signatures;
     let names = Arc::new(ResolvedNames::new(
         runtime.dns_names_max_entries,
         runtime.dns_names_lifetime_secs,
@@ -281,12 +367,18 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
 fn setup(
     config_path: Option<&Path>,
     session_paths: &[PathBuf],
+    signatures: &SignatureSet,
 ) -> Result<(config::Runtime, Arc<SessionSet>), String> {
     let runtime = match config_path {
         Some(path) => config::load(path).map_err(|e| e.to_string())?,
         None => config::Runtime::default(),
     };
-    let known = session::KnownIds::builtin();
+    // Session files may name the PI types and SDK ids the signatures define.
+    let mut known = session::KnownIds::builtin()
+        .with_pi_types(signatures.pi_signatures().iter().map(|s| s.id.clone()));
+    if !signatures.sdks().is_empty() {
+        known = known.with_sdk_ids(signatures.sdks().iter().map(|s| s.id.clone()));
+    }
     let mut sessions: Vec<session::Session> = Vec::new();
     for path in session_paths {
         let s = session::load(path, &known).map_err(|e| e.to_string())?;
@@ -388,11 +480,18 @@ fn run_captures(
 const MAX_REPORT_RECORDS: usize = 200_000;
 
 fn report_command(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let (runtime, sessions) =
-        match setup(args.config.as_deref(), std::slice::from_ref(&args.session)) {
-            Ok(ok) => ok,
-            Err(message) => return bad_input(message),
-        };
+    let signatures = match load_signatures(args.signatures.as_ref()) {
+        Ok(set) => set,
+        Err(code) => return Ok(code),
+    };
+    let (runtime, sessions) = match setup(
+        args.config.as_deref(),
+        std::slice::from_ref(&args.session),
+        &signatures,
+    ) {
+        Ok(ok) => ok,
+        Err(message) => return bad_input(message),
+    };
     let mut engine = match findings_engine(&runtime, args.ip_country.as_deref()) {
         Ok(engine) => engine,
         Err(message) => return bad_input(message),
@@ -420,7 +519,9 @@ fn report_command(args: ReportArgs) -> anyhow::Result<ExitCode> {
         runtime.dns_names_max_entries,
         runtime.dns_names_lifetime_secs,
     ));
-    let mut worker = Worker::new(runtime.pipeline_settings(), Arc::clone(&sessions), names, 0);
+    let mut settings = runtime.pipeline_settings();
+    settings.signatures = signatures;
+    let mut worker = Worker::new(settings, Arc::clone(&sessions), names, 0);
     let mut chain = Chain::new();
     let mut kept: Vec<Record> = Vec::new();
     let mut not_kept: u64 = 0;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::decode;
+use crate::detect;
 use crate::finding;
 use crate::flow::FlowLimits;
 use crate::pipeline::Settings;
@@ -49,6 +50,8 @@ pub struct Raw {
     pub http: RawHttp,
     #[serde(default)]
     pub dns: RawDns,
+    #[serde(default)]
+    pub detect: RawDetect,
     #[serde(default)]
     pub findings: RawFindings,
 }
@@ -121,6 +124,26 @@ pub struct RawDns {
     pub names_lifetime_secs: Option<u64>,
 }
 
+/// `[detect]`: PI detection and SDK attribution.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDetect {
+    /// Values examined per message (query pairs, headers, JSON leaves …).
+    pub max_fields: Option<usize>,
+    /// JSON nesting followed (1..=64).
+    pub max_json_depth: Option<usize>,
+    /// Decoding layers (URL, base64, hex) peeled from one value (0..=4).
+    pub max_decode_depth: Option<u8>,
+    /// Largest decoded layer, bytes.
+    pub max_decoded_bytes: Option<usize>,
+    /// PI items kept per message.
+    pub max_hits: Option<usize>,
+    /// Client bytes scanned per flow of an unparsed protocol.
+    pub raw_window_bytes: Option<usize>,
+    /// (session, SDK, host, phase) keys remembered for unique `sdk_contact` records.
+    pub max_sdk_contacts: Option<usize>,
+}
+
 /// `[findings]`: thresholds and limits of the findings engine (findings.md).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -170,6 +193,7 @@ pub struct Runtime {
     pub proto: proto::Limits,
     pub dns_names_max_entries: usize,
     pub dns_names_lifetime_secs: u64,
+    pub detect: detect::Limits,
     /// Findings engine thresholds and limits.
     pub findings: finding::Settings,
     /// `findings.ip_country_csv`, if set.
@@ -348,8 +372,55 @@ impl Runtime {
             .dns
             .names_lifetime_secs
             .unwrap_or(proto::names::DEFAULT_ENTRY_LIFETIME_SECS);
+        let mut det = detect::Limits::default();
+        let d = &raw.detect;
+        for (value, key, min, max, slot) in [
+            (d.max_fields, "detect.max_fields", 1, usize::MAX, &mut det.max_fields),
+            (d.max_json_depth, "detect.max_json_depth", 1, 64, &mut det.max_json_depth),
+            (
+                d.max_decoded_bytes,
+                "detect.max_decoded_bytes",
+                1024,
+                usize::MAX,
+                &mut det.max_decoded_bytes,
+            ),
+            (d.max_hits, "detect.max_hits", 1, usize::MAX, &mut det.max_hits),
+            (
+                d.raw_window_bytes,
+                "detect.raw_window_bytes",
+                0,
+                usize::MAX,
+                &mut det.raw_window_bytes,
+            ),
+            (
+                d.max_sdk_contacts,
+                "detect.max_sdk_contacts",
+                1,
+                usize::MAX,
+                &mut det.max_sdk_contacts,
+            ),
+        ] {
+            if let Some(v) = value {
+                if v < min || v > max {
+                    let reason = if max == usize::MAX {
+                        format!("must be at least {min}")
+                    } else {
+                        format!("must be {min}..={max}")
+                    };
+                    return Err(invalid(key, &reason));
+                }
+                *slot = v;
+            }
+        }
+        if let Some(v) = d.max_decode_depth {
+            if v > 4 {
+                return Err(invalid("detect.max_decode_depth", "must be 0..=4"));
+            }
+            det.max_decode_depth = v;
+        }
         let findings = findings_settings(&raw.findings, &invalid)?;
         Ok(Runtime {
+            detect: det,
             decode,
             flow,
             reassembly: reasm,
@@ -370,6 +441,8 @@ impl Runtime {
             reassembly: self.reassembly.clone(),
             proto: self.proto.clone(),
             events: Default::default(),
+            detect: self.detect,
+            signatures: Default::default(),
         }
     }
 }
@@ -497,6 +570,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(err, "lt.toml: key flow.max_flows: must be at least 1");
+    }
+
+    #[test]
+    fn detect_section() {
+        let rt = parse(
+            "[detect]\nmax_fields = 100\nmax_decode_depth = 1\nraw_window_bytes = 0\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(rt.detect.max_fields, 100);
+        assert_eq!(rt.detect.max_decode_depth, 1);
+        assert_eq!(rt.detect.raw_window_bytes, 0);
+        assert_eq!(rt.pipeline_settings().detect.max_fields, 100);
+        let err = parse("[detect]\nmax_json_depth = 65\n", Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "t.toml: key detect.max_json_depth: must be 1..=64");
+        let err = parse("[detect]\nmax_decode_depth = 9\n", Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "t.toml: key detect.max_decode_depth: must be 0..=4");
     }
 
     #[test]

@@ -119,6 +119,27 @@ impl fmt::Display for Summary {
                 records.join(", ")
             }
         )?;
+        let by_type: Vec<String> = s
+            .detect
+            .leaks_by_type
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        if !by_type.is_empty() {
+            writeln!(f, "泄露 PI by type:       {}", by_type.join(", "))?;
+        }
+        let by_sdk: Vec<String> = s
+            .detect
+            .leaks_by_sdk
+            .iter()
+            .map(|(k, v)| {
+                let name = if k == "-" { "(no SDK)" } else { k.as_str() };
+                format!("{name} {v}")
+            })
+            .collect();
+        if !by_sdk.is_empty() {
+            writeln!(f, "泄露 leaks by SDK:     {}", by_sdk.join(", "))?;
+        }
         if let Some(fs) = &self.findings {
             let sev: Vec<String> = fs
                 .by_severity

@@ -8,6 +8,7 @@
 //! Must not: read the clock (the packet timestamp is "now"), block, or let a packet error
 //! escape — every problem is counted and the loop goes on.
 
+mod detection;
 mod stats;
 
 pub use stats::PipelineStats;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use crate::capture::{Frame, Timestamp};
 use crate::decode::{self, Decoded, Decoder, LinkType, Transport};
+use crate::detect::{self as detect_mod, SignatureSet};
 use crate::flow::{Direction, EndReason, Flow, FlowLimits, FlowMeta, FlowTable, Proto};
 use crate::proto::{self, AppEvent, AppProto, ResolvedNames, TcpApp, UdpApp};
 use crate::reassembly::{self, Chunk, Memory, Segment, Stream};
@@ -74,6 +76,10 @@ pub struct Settings {
     pub reassembly: reassembly::Limits,
     pub proto: proto::Limits,
     pub events: EventSet,
+    /// Detector limits (`[detect]`).
+    pub detect: detect_mod::Limits,
+    /// PI and SDK signatures (empty by default; `analyze` loads the embedded set).
+    pub signatures: Arc<SignatureSet>,
 }
 
 /// Per-flow state the pipeline keeps in the flow table.
@@ -87,6 +93,8 @@ pub struct FlowData {
     /// A ClientHello whose record waits for the ServerHello's negotiated version.
     pending_tls: Option<Box<proto::tls::TlsSummary>>,
     anomalies: Vec<&'static str>,
+    /// Raw-scan state of an unparsed protocol's client bytes.
+    raw: Option<Box<detection::RawState>>,
 }
 
 #[derive(Debug)]
@@ -117,6 +125,7 @@ impl FlowData {
             sni: None,
             pending_tls: None,
             anomalies: Vec::new(),
+            raw: None,
         }
     }
 
@@ -156,6 +165,7 @@ struct Ctx {
     sessions: Arc<SessionSet>,
     names: Arc<ResolvedNames>,
     stats: PipelineStats,
+    detect: detection::DetectState,
 }
 
 impl Worker {
@@ -173,6 +183,7 @@ impl Worker {
                 events: Vec::with_capacity(16),
                 ended: Vec::new(),
                 ctx: Ctx {
+                    detect: detection::DetectState::new(settings.detect),
                     settings,
                     sessions,
                     names,
@@ -224,6 +235,7 @@ impl Worker {
         stats.reassembly_memory_bytes = self.inner.memory.in_use_bytes();
         stats.reassembly_memcap_hits = self.inner.memory.hits();
         stats.names = self.inner.ctx.names.stats();
+        stats.detect = self.inner.ctx.detect.detector.stats().clone();
         stats
     }
 }
@@ -266,6 +278,7 @@ impl Inner {
             settings,
             sessions,
             stats,
+            detect,
             ..
         } = ctx;
         let (flow, dir) = flows.packet(
@@ -293,13 +306,15 @@ impl Inner {
                 };
                 let limits = &settings.proto;
                 let pstats = &mut stats.proto;
+                let raw = &mut data.raw;
                 let (this, other) = split_streams(&mut data.streams, dir);
                 this.on_segment(
                     &segment,
                     memory,
                     &settings.reassembly,
                     &mut |chunk: Chunk<'_>| {
-                        app.on_chunk(dir, chunk, server_port, limits, pstats, events)
+                        app.on_chunk(dir, chunk, server_port, limits, pstats, events);
+                        raw_tcp(detect, settings, raw, app, dir, chunk);
                     },
                 );
                 if tcp.flags.has(decode::TcpFlags::ACK) {
@@ -308,7 +323,8 @@ impl Inner {
                         memory,
                         &settings.reassembly,
                         &mut |chunk: Chunk<'_>| {
-                            app.on_chunk(dir.reverse(), chunk, server_port, limits, pstats, events)
+                            app.on_chunk(dir.reverse(), chunk, server_port, limits, pstats, events);
+                            raw_tcp(detect, settings, raw, app, dir.reverse(), chunk);
                         },
                     );
                 }
@@ -323,12 +339,22 @@ impl Inner {
                     &mut stats.proto,
                     events,
                 );
+                if dir == Direction::ToServer && app.is_opaque() && !udp.payload.is_empty() {
+                    detect.raw_bytes(
+                        &settings.signatures,
+                        &mut data.raw,
+                        udp.payload,
+                        settings.detect.raw_window_bytes,
+                        detection::RawMode::Datagram,
+                    );
+                }
             }
             _ => {}
         }
         if !events.is_empty() {
             ctx.handle_events(flow, events, ts, out);
         }
+        ctx.emit_raw_hits(flow, ts, out);
         let mut ended = std::mem::take(&mut self.ended);
         for (flow, reason) in ended.drain(..) {
             self.end_flow(flow, reason, out);
@@ -434,6 +460,7 @@ impl Ctx {
                     if flow.state_data.http_host.is_none() {
                         flow.state_data.http_host.clone_from(&request.host);
                     }
+                    self.http_request(flow, &request, ts, out);
                 }
                 AppEvent::Http(proto::http::Event::Transaction(tx)) => {
                     self.stats.proto.http_transactions += 1;
@@ -441,7 +468,7 @@ impl Ctx {
                         let fields = HttpFields {
                             method: tx.method.clone(),
                             host: tx.host.clone(),
-                            uri: tx.uri.clone(),
+                            uri: self.masked_uri(&tx.uri),
                             status: tx.status,
                             user_agent: tx.user_agent.clone(),
                             content_type: tx.content_type.clone(),
@@ -466,6 +493,9 @@ impl Ctx {
                     if flow.state_data.sni.is_none() {
                         flow.state_data.sni.clone_from(&summary.sni);
                     }
+                    if let Some(sni) = &summary.sni {
+                        self.sdk_contact(flow, sni, "tls_sni", ts, out);
+                    }
                     if let Some(previous) = flow.state_data.pending_tls.replace(summary) {
                         self.emit_tls(flow, &previous, None, ts, out);
                     }
@@ -479,6 +509,9 @@ impl Ctx {
                     self.stats.proto.quic_client_hellos += 1;
                     if flow.state_data.sni.is_none() {
                         flow.state_data.sni.clone_from(&summary.sni);
+                    }
+                    if let Some(sni) = &summary.sni {
+                        self.sdk_contact(flow, sni, "quic_sni", ts, out);
                     }
                     if self.settings.events.quic {
                         let fields = QuicFields {
@@ -515,6 +548,16 @@ impl Ctx {
             };
             for (address, name) in proto::dns::resolved_addresses(message) {
                 self.names.insert(client, address, name, ts);
+            }
+        }
+        // Names the device asked for or was answered with (CNAME chains included).
+        for q in &message.questions {
+            self.sdk_contact(flow, &q.name, "dns", ts, out);
+        }
+        for rr in &message.answers {
+            self.sdk_contact(flow, &rr.name, "dns", ts, out);
+            if let proto::dns::RData::Name(target) = &rr.data {
+                self.sdk_contact(flow, target, "dns", ts, out);
             }
         }
         if !self.settings.events.dns {
@@ -579,14 +622,38 @@ impl Ctx {
         out(Record::new(ts, common, Body::Tls { tls: fields }));
     }
 
+    /// The session (index) a flow belongs to and its consent phase at `ts`, without
+    /// building the record fields.
+    fn session_phase(&self, flow: &Flow<FlowData>, ts: Timestamp) -> (Option<usize>, &'static str) {
+        match flow
+            .state_data
+            .session
+            .and_then(|m| self.sessions.get(m.index).map(|s| (m.index, s)))
+        {
+            Some((index, session)) => (Some(index), session.phase_at(ts).as_str()),
+            None => (None, "no_session"),
+        }
+    }
+
     /// The common record fields of a flow at time `ts`.
     fn common(&self, flow: &Flow<FlowData>, ts: Timestamp) -> Common {
+        self.common_with_host(flow, ts, None)
+    }
+
+    /// As [`Ctx::common`] with `host` instead of the flow's (HTTP Host, else SNI, else the
+    /// name the client resolved); the SDK and third-party flags follow the host.
+    fn common_with_host(&self, flow: &Flow<FlowData>, ts: Timestamp, host: Option<String>) -> Common {
         let data = &flow.state_data;
-        let host = data
-            .http_host
-            .clone()
-            .or_else(|| data.sni.clone())
-            .or_else(|| self.names.lookup(flow.client, flow.server));
+        let host = host.or_else(|| {
+            data.http_host
+                .clone()
+                .or_else(|| data.sni.clone())
+                .or_else(|| self.names.lookup(flow.client, flow.server))
+        });
+        let sdk = host
+            .as_deref()
+            .and_then(|h| self.settings.signatures.sdk_for_host(h))
+            .map(SignatureSet::sdk_ref);
         let tuple = FlowTuple {
             src_ip: flow.client,
             src_port: flow.client_port,
@@ -613,9 +680,11 @@ impl Ctx {
                     name: session.app.name.clone(),
                     package: session.app.package.clone(),
                 };
-                let third_party = host
-                    .as_deref()
-                    .is_some_and(|h| !session.app.is_first_party(h));
+                // A known SDK host is a third party even under a first-party domain.
+                let third_party = sdk.is_some()
+                    || host
+                        .as_deref()
+                        .is_some_and(|h| !session.app.is_first_party(h));
                 (
                     Some(session.id.clone()),
                     Some(device),
@@ -624,7 +693,7 @@ impl Ctx {
                     third_party,
                 )
             }
-            None => (None, None, None, "no_session", false),
+            None => (None, None, None, "no_session", sdk.is_some()),
         };
         Common {
             session_id,
@@ -635,7 +704,7 @@ impl Ctx {
             flow: tuple,
             app_proto: data.app_proto(),
             host,
-            sdk: None,
+            sdk,
             third_party,
             consent_phase: phase,
         }
@@ -661,6 +730,38 @@ fn match_session(
         index,
         device_is_client: side == Side::Source,
     })
+}
+
+/// Client→server bytes of a TCP flow no parser took go to the raw scan; bytes before the
+/// protocol is decided are only held, so the first chunk of an opaque flow is seen whole.
+fn raw_tcp(
+    detect: &mut detection::DetectState,
+    settings: &Settings,
+    raw: &mut Option<Box<detection::RawState>>,
+    app: &TcpApp,
+    dir: Direction,
+    chunk: Chunk<'_>,
+) {
+    let Chunk::Data(bytes) = chunk else {
+        return;
+    };
+    if dir != Direction::ToServer {
+        return;
+    }
+    let mode = if app.is_opaque() {
+        detection::RawMode::Stream
+    } else if app.is_undecided() {
+        detection::RawMode::Hold
+    } else {
+        return;
+    };
+    detect.raw_bytes(
+        &settings.signatures,
+        raw,
+        bytes,
+        settings.detect.raw_window_bytes,
+        mode,
+    );
 }
 
 fn split_streams(streams: &mut [Stream; 2], dir: Direction) -> (&mut Stream, &mut Stream) {

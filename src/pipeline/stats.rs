@@ -24,6 +24,7 @@ pub struct PipelineStats {
     pub reassembly_memcap_hits: u64,
     pub proto: ProtoStats,
     pub names: NameStats,
+    pub detect: crate::detect::DetectStats,
     /// Records emitted, indexed like [`EventType::ALL`].
     pub records: [u64; EventType::ALL.len()],
 }
@@ -66,6 +67,9 @@ impl PipelineStats {
             out.push((protocol, kind, *count));
         }
         out.push(("dns_names", "table_full", self.names.full));
+        for (kind, count) in self.detect.anomalies() {
+            out.push(("detect", kind, count));
+        }
         out.retain(|(_, _, count)| *count > 0);
         out
     }

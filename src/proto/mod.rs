@@ -237,6 +237,16 @@ impl TcpApp {
         }
     }
 
+    /// No parser took the flow: its bytes are opaque (scanned raw by detection).
+    pub fn is_opaque(&self) -> bool {
+        matches!(self.parser, TcpParser::Opaque)
+    }
+
+    /// The protocol is not decided yet (bytes wait in the probe buffers).
+    pub fn is_undecided(&self) -> bool {
+        matches!(self.parser, TcpParser::Undecided)
+    }
+
     /// Feeds one reassembled chunk of direction `dir`.
     pub fn on_chunk(
         &mut self,
@@ -476,6 +486,11 @@ impl UdpApp {
             UdpParser::Quic(_) => AppProto::Quic,
             UdpParser::Opaque | UdpParser::Undecided => AppProto::Unknown,
         }
+    }
+
+    /// No parser took the flow: its datagrams are opaque (scanned raw by detection).
+    pub fn is_opaque(&self) -> bool {
+        matches!(self.parser, UdpParser::Opaque)
     }
 
     /// The flow ended: flush HTTP-over-UDP exchanges and count what the QUIC parser saw
