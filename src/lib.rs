@@ -30,6 +30,7 @@
 pub mod capture;
 pub mod config;
 pub mod decode;
+pub mod evidence;
 pub mod flow;
 pub mod output;
 pub mod pi;
