@@ -19,6 +19,8 @@
 //! - [`record`]: the record schema, canonical JSON and the hash chain.
 //! - [`pipeline`]: one worker wiring the stages together.
 //! - [`output`]: JSON Lines and table output, the run summary.
+//! - [`evidence`]: per-flow packet rings and pcapng evidence files with their SHA-256.
+//! - [`store`]: the record log, SQLite store, single writer thread and `verify`.
 //! - [`config`]: the configuration file and its validated runtime form.
 //! - [`synth`]: synthetic, checksum-correct traffic for tests, benchmarks and the demo.
 //!
@@ -39,4 +41,5 @@ pub mod proto;
 pub mod reassembly;
 pub mod record;
 pub mod session;
+pub mod store;
 pub mod synth;

@@ -283,7 +283,7 @@ impl EvidenceTap {
         };
         if self.backlog.is_empty() {
             match sender.tx.try_send(msg) {
-                Ok(()) => return,
+                Ok(()) => {}
                 Err(TrySendError::Full(msg)) => self.backlog.push_back(msg),
                 Err(TrySendError::Disconnected(_)) => self.writer_gone(),
             }
