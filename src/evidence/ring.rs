@@ -261,7 +261,7 @@ pub enum RingState {
 }
 
 /// A flow's frames before and after its match. Keep one per flow (in the flow's state);
-/// it allocates nothing until its first frame.
+/// it allocates nothing until its first frame, and an idle one is a few dozen bytes.
 #[derive(Debug, Default)]
 pub struct FlowRing {
     meta: VecDeque<PacketMeta>,
@@ -269,16 +269,43 @@ pub struct FlowRing {
     /// Bytes charged to the pool for `meta` and `data`.
     charged: usize,
     pub(crate) state: RingState,
-    /// Post-match frames not yet handed over (charged too).
-    pub(crate) pending: PacketBatch,
+    /// Set when the flow matched.
+    pub(crate) stream: Option<Box<Streaming>>,
+}
+
+/// What a matched flow's ring keeps.
+#[derive(Debug, Default)]
+pub(crate) struct Streaming {
+    pub flow_id: u64,
+    /// Path of the evidence file relative to the evidence root.
+    pub path: Box<str>,
+    /// Post-match frames not yet handed over (charged to the pool).
+    pub pending: PacketBatch,
     /// Index (within the flow's evidence) of the first frame of `pending`.
-    pub(crate) pending_index: u64,
+    pub pending_index: u64,
     /// Frames and captured bytes accepted for evidence so far, handed over or pending.
-    pub(crate) evidence_packets: u64,
-    pub(crate) evidence_bytes: u64,
-    /// Path of the evidence file relative to the evidence root, once matched.
-    pub(crate) path: Option<Box<str>>,
-    pub(crate) flow_id: u64,
+    pub evidence_packets: u64,
+    pub evidence_bytes: u64,
+}
+
+impl Streaming {
+    /// Charges the pool for a post-match frame and appends it to `pending`; false when
+    /// the budget is spent (the caller hands `pending` over and tries again).
+    pub(crate) fn append(&mut self, pool: &mut RingPool, frame: &Frame<'_>) -> bool {
+        if !pool.try_charge(frame.data.len() + PACKET_OVERHEAD_BYTES) {
+            return false;
+        }
+        self.pending.push(frame);
+        true
+    }
+
+    /// Takes `pending` out for sending and releases its charge.
+    pub(crate) fn take(&mut self, pool: &mut RingPool) -> PacketBatch {
+        pool.release(self.pending.charged_bytes());
+        let batch = std::mem::take(&mut self.pending);
+        self.pending_index += batch.len() as u64;
+        batch
+    }
 }
 
 impl FlowRing {
@@ -304,7 +331,7 @@ impl FlowRing {
     /// The same path ends up in the writer's report unless a name collision forced a
     /// suffix.
     pub fn evidence_path(&self) -> Option<&str> {
-        self.path.as_deref()
+        self.stream.as_deref().map(|s| &*s.path)
     }
 
     /// Keeps a frame while buffering (the caller handles the other states).
@@ -342,7 +369,7 @@ impl FlowRing {
             caplen: frame.data.len() as u32,
             wire_len: frame.wire_len,
         });
-        self.data.extend(frame.data.iter().copied());
+        self.data.extend(frame.data);
         self.charged += need;
     }
 
@@ -367,26 +394,10 @@ impl FlowRing {
         let meta = std::mem::take(&mut self.meta);
         let data = std::mem::take(&mut self.data);
         pool.recycle(meta, data);
-        pool.release(self.pending.charged_bytes());
-        self.pending = PacketBatch::new();
-    }
-
-    /// Charges the pool for a post-match frame and appends it to `pending`; false when
-    /// the budget is spent (the caller hands `pending` over and tries again).
-    pub(crate) fn append_pending(&mut self, pool: &mut RingPool, frame: &Frame<'_>) -> bool {
-        if !pool.try_charge(frame.data.len() + PACKET_OVERHEAD_BYTES) {
-            return false;
+        if let Some(stream) = &mut self.stream {
+            pool.release(stream.pending.charged_bytes());
+            stream.pending = PacketBatch::new();
         }
-        self.pending.push(frame);
-        true
-    }
-
-    /// Takes `pending` out for sending and releases its charge.
-    pub(crate) fn take_pending(&mut self, pool: &mut RingPool) -> PacketBatch {
-        pool.release(self.pending.charged_bytes());
-        let batch = std::mem::take(&mut self.pending);
-        self.pending_index += batch.len() as u64;
-        batch
     }
 
     /// Removes the oldest frame; returns its captured length, or `None` when empty.
@@ -508,6 +519,15 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(pool.in_use_bytes(), 0);
         assert_eq!(ring.buffered_packets(), 0);
+    }
+
+    #[test]
+    fn an_idle_ring_is_small() {
+        assert!(
+            std::mem::size_of::<FlowRing>() <= 96,
+            "{}",
+            std::mem::size_of::<FlowRing>()
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 
 use crate::capture::{Frame, Timestamp};
 
-use super::ring::{FlowRing, PacketBatch, RingPool, RingState, TapStats};
+use super::ring::{FlowRing, PacketBatch, RingPool, RingState, Streaming, TapStats};
 use super::{evidence_path, Limits};
 
 /// Control messages a worker may hold back while the channel is full: a few per matched
@@ -148,12 +148,10 @@ impl EvidenceTap {
         comment: Option<&str>,
     ) -> Option<String> {
         if ring.state != RingState::Buffering {
-            return ring.path.as_deref().map(str::to_string);
+            return ring.evidence_path().map(str::to_string);
         }
         let run_id = self.sender.as_ref().map_or(0, |s| s.run_id);
         let rel_path = evidence_path(flow.ts, flow.session_id, run_id, flow.flow_id);
-        ring.flow_id = flow.flow_id;
-        ring.path = Some(rel_path.clone().into_boxed_str());
         ring.state = RingState::Streaming;
         self.pool.stats.flows_matched += 1;
         self.control(Msg::Open {
@@ -168,32 +166,42 @@ impl EvidenceTap {
         }
         // What was buffered counts toward the flow's cap; a ring larger than the cap is
         // not cut here (the configuration check keeps the cap at least the ring size).
-        ring.evidence_packets = batch.len() as u64;
-        ring.evidence_bytes = batch.data_bytes() as u64;
-        ring.pending_index = batch.len() as u64;
-        self.send_batch(ring.flow_id, 0, batch);
+        ring.stream = Some(Box::new(Streaming {
+            flow_id: flow.flow_id,
+            path: rel_path.clone().into_boxed_str(),
+            pending: PacketBatch::new(),
+            pending_index: batch.len() as u64,
+            evidence_packets: batch.len() as u64,
+            evidence_bytes: batch.data_bytes() as u64,
+        }));
+        self.send_batch(flow.flow_id, 0, batch);
         Some(rel_path)
     }
 
     /// The flow has ended (timeout, eviction, shutdown): hands over what is pending and
     /// closes its file, or frees the ring of a flow that never matched.
     pub fn flow_ended(&mut self, ring: &mut FlowRing) {
-        match ring.state {
-            RingState::Buffering => ring.discard(&mut self.pool),
+        let state = ring.state;
+        ring.state = RingState::Done;
+        let Some(stream) = ring.stream.as_deref_mut() else {
+            ring.discard(&mut self.pool);
+            return;
+        };
+        match state {
             RingState::Streaming => {
-                self.send_pending(ring);
+                self.send_pending(stream);
                 self.control(Msg::Close {
-                    flow_id: ring.flow_id,
-                    packets: ring.evidence_packets,
+                    flow_id: stream.flow_id,
+                    packets: stream.evidence_packets,
                     reason: CloseReason::Ended,
                 });
             }
             RingState::Capped => self.control(Msg::Released {
-                flow_id: ring.flow_id,
+                flow_id: stream.flow_id,
             }),
-            RingState::Done => {}
+            RingState::Buffering | RingState::Done => {}
         }
-        ring.state = RingState::Done;
+        ring.discard(&mut self.pool);
     }
 
     /// Retries held-back control messages; call when the worker is idle.
@@ -202,44 +210,47 @@ impl EvidenceTap {
     }
 
     fn stream(&mut self, ring: &mut FlowRing, frame: &Frame<'_>) {
+        let Some(stream) = ring.stream.as_deref_mut() else {
+            return;
+        };
         let len = frame.data.len() as u64;
-        if ring.evidence_bytes + len > self.max_flow_bytes {
+        if stream.evidence_bytes + len > self.max_flow_bytes {
             self.pool.stats.flow_cap_hits += 1;
-            self.send_pending(ring);
+            self.send_pending(stream);
             self.control(Msg::Close {
-                flow_id: ring.flow_id,
-                packets: ring.evidence_packets,
+                flow_id: stream.flow_id,
+                packets: stream.evidence_packets,
                 reason: CloseReason::Capped,
             });
             ring.state = RingState::Capped;
             return;
         }
-        if !ring.append_pending(&mut self.pool, frame) {
+        if !stream.append(&mut self.pool, frame) {
             // The budget is spent: hand over what is pending to make room.
-            self.send_pending(ring);
-            if !ring.append_pending(&mut self.pool, frame) {
+            self.send_pending(stream);
+            if !stream.append(&mut self.pool, frame) {
                 self.pool.stats.pool_exhausted_packets += 1;
                 // The frame is lost to evidence; its index is skipped so the writer
                 // reports the gap.
-                ring.evidence_packets += 1;
-                ring.pending_index += 1;
+                stream.evidence_packets += 1;
+                stream.pending_index += 1;
                 return;
             }
         }
-        ring.evidence_packets += 1;
-        ring.evidence_bytes += len;
-        if ring.pending.data_bytes() >= self.flush_bytes {
-            self.send_pending(ring);
+        stream.evidence_packets += 1;
+        stream.evidence_bytes += len;
+        if stream.pending.data_bytes() >= self.flush_bytes {
+            self.send_pending(stream);
         }
     }
 
-    fn send_pending(&mut self, ring: &mut FlowRing) {
-        if ring.pending.is_empty() {
+    fn send_pending(&mut self, stream: &mut Streaming) {
+        if stream.pending.is_empty() {
             return;
         }
-        let first_index = ring.pending_index;
-        let batch = ring.take_pending(&mut self.pool);
-        self.send_batch(ring.flow_id, first_index, batch);
+        let first_index = stream.pending_index;
+        let batch = stream.take(&mut self.pool);
+        self.send_batch(stream.flow_id, first_index, batch);
     }
 
     fn send_batch(&mut self, flow_id: u64, first_index: u64, batch: PacketBatch) {

@@ -227,8 +227,9 @@ fn lost_batches_are_noted_in_the_file_and_the_report() {
     // Simulate the channel having been full for frames 1 and 2: the worker counts them,
     // they never reach the writer.
     let sender = h.writer.sender();
-    ring.evidence_packets += 2;
-    ring.pending_index += 2;
+    let stream = ring.stream.as_deref_mut().unwrap();
+    stream.evidence_packets += 2;
+    stream.pending_index += 2;
     for (ts, data) in &frames[3..] {
         tap.packet(&mut ring, &as_frame(*ts, data));
     }

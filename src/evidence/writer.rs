@@ -359,11 +359,12 @@ impl Thread {
             .parent()
             .map_or(Ok(()), fs::create_dir_all)
             .and_then(|()| {
-                OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .open(&tmp)
+                let mut options = OpenOptions::new();
+                options.write(true).create(true).truncate(true);
+                // Evidence holds unmasked personal data: owner and group only.
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o640);
+                options.open(&tmp)
             });
         let mut file = match created {
             Ok(handle) => FlowFile {

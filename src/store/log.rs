@@ -28,7 +28,7 @@ impl RecordLog {
     /// Opens (creating if needed) the log for appending. `fsync`: fdatasync after every
     /// append.
     pub fn open(path: &Path, fsync: bool) -> std::io::Result<RecordLog> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = append_options().open(path)?;
         let len = file.metadata()?.len();
         Ok(RecordLog {
             path: path.to_path_buf(),
@@ -75,10 +75,7 @@ impl RecordLog {
     /// empty log; otherwise it continues the same file.
     pub fn reopen(&mut self) -> std::io::Result<()> {
         let _ = self.file.sync_data();
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        let file = append_options().open(&self.path)?;
         self.len = file.metadata()?.len();
         self.file = file;
         if let Some(dir) = self.path.parent() {
@@ -86,6 +83,16 @@ impl RecordLog {
         }
         Ok(())
     }
+}
+
+/// Create-or-append, readable by owner and group only when created (records are
+/// masked, but still name devices, hosts and sessions).
+fn append_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o640);
+    options
 }
 
 /// One file of the log: the active one (`index` 0) or a rotated `records.jsonl.N`.

@@ -652,8 +652,8 @@ fn verify_checks_evidence_files_against_the_store() {
     let store = StoreWriter::open(dir.path(), &limits(), None).unwrap();
     let handle = store.handle();
     let written = Arc::new(Mutex::new(Vec::new()));
-    let sink_handle = handle.clone();
     let sink_written = Arc::clone(&written);
+    let mut to_store = handle.evidence_sink();
     let writer = EvidenceWriter::start(
         WriterConfig {
             root: dir.path().join(EVIDENCE_DIR),
@@ -661,15 +661,11 @@ fn verify_checks_evidence_files_against_the_store() {
             run_id: store.run_id(),
             snaplen: 65_535,
         },
-        Box::new(move |event| match event {
-            EvidenceEvent::Written(file) => {
-                let _ = sink_handle.evidence(EvidenceRow::from(&file));
-                sink_written.lock().unwrap().push(file);
+        Box::new(move |event| {
+            if let EvidenceEvent::Written(file) = &event {
+                sink_written.lock().unwrap().push(file.clone());
             }
-            EvidenceEvent::Deleted(d) => {
-                let _ = sink_handle.evidence_deleted(d.path, d.reason.as_str());
-            }
-            EvidenceEvent::Failed { .. } => {}
+            to_store(event);
         }),
     )
     .unwrap();

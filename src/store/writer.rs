@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection, Transaction};
 
 use crate::capture::Timestamp;
-use crate::evidence::EvidenceFile;
+use crate::evidence::{EventSink, EvidenceEvent, EvidenceFile};
 use crate::record::{Chain, Record};
 use crate::session::Session;
 
@@ -334,6 +334,23 @@ impl StoreHandle {
     /// Marks an evidence file as removed by retention.
     pub fn evidence_deleted(&self, path: String, reason: &'static str) -> Result<(), Error> {
         self.send(Msg::EvidenceDeleted { path, reason })
+    }
+
+    /// A sink for [`EvidenceWriter`](crate::evidence::EvidenceWriter) events that records
+    /// finished files and retention removals here. It blocks the evidence thread (never a
+    /// worker) while the store's queue is full.
+    pub fn evidence_sink(&self) -> EventSink {
+        let handle = self.clone();
+        Box::new(move |event| {
+            let sent = match event {
+                EvidenceEvent::Written(file) => handle.evidence(EvidenceRow::from(&file)),
+                EvidenceEvent::Deleted(d) => handle.evidence_deleted(d.path, d.reason.as_str()),
+                EvidenceEvent::Failed { .. } => Ok(()),
+            };
+            if sent.is_err() {
+                tracing::warn!("Store writer gone; evidence event not recorded.");
+            }
+        })
     }
 
     /// Queues an audit entry.
