@@ -6,7 +6,7 @@ set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libpcap-dev pkg-config tshark tcpdump iproute2 curl; do
+for pkg in libpcap-dev pkg-config tshark tcpdump iproute2 curl bc time; do
     have_pkg "$pkg" || need+=("$pkg")
 done
 

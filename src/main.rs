@@ -220,7 +220,7 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
                 tracing::warn!(error = %err, "Capture file problem; continuing with the next file.");
                 file_errors.push(err.to_string());
             }
-            Step::FileDone => {}
+            Step::FileDone | Step::Switched => {}
             Step::Finished => break,
         }
     }

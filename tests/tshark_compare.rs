@@ -48,6 +48,27 @@ fn path_of(uri: &str) -> &str {
     uri.split('?').next().unwrap_or(uri)
 }
 
+/// The comparison key of a request: host and path. Where no Host header was sent the host
+/// comes from an absolute-form (`http://h/p`) or authority-form (`h:443`, CONNECT) target,
+/// the same way on both sides.
+fn http_key(host: &str, uri: &str) -> String {
+    let host = if host.is_empty() {
+        if let Some(rest) = uri
+            .strip_prefix("http://")
+            .or_else(|| uri.strip_prefix("https://"))
+        {
+            rest.split('/').next().unwrap_or("").to_string()
+        } else if !uri.starts_with('/') && uri.contains(':') {
+            uri.to_string()
+        } else {
+            String::new()
+        }
+    } else {
+        host.to_string()
+    };
+    format!("{} {}", host.to_ascii_lowercase(), path_of(uri))
+}
+
 fn norm_name(name: &str) -> String {
     let name = name.trim_end_matches('.');
     if name.is_empty() || name == "<Root>" {
@@ -186,14 +207,19 @@ fn tshark_sets(file: &Path) -> Sets {
         let hosts: Vec<&str> = field(1).split('\u{1f}').collect();
         let uris: Vec<&str> = field(2).split('\u{1f}').filter(|s| !s.is_empty()).collect();
         for (i, uri) in uris.iter().enumerate() {
-            let host = hosts.get(i).copied().unwrap_or("").to_ascii_lowercase();
-            sets.http.insert(format!("{host} {}", path_of(uri)));
+            let host = hosts.get(i).copied().unwrap_or("");
+            sets.http.insert(http_key(host, uri));
         }
         if protocols
             .split(':')
             .any(|p| p == "dns" || p == "mdns" || p == "llmnr")
         {
-            for name in field(3).split('\u{1f}').filter(|s| !s.is_empty()) {
+            // tshark writes "<Root>" for the root and "<name too long>"-style placeholders
+            // for names it could not decode; those are not names.
+            for name in field(3)
+                .split('\u{1f}')
+                .filter(|s| !s.is_empty() && (!s.starts_with('<') || *s == "<Root>"))
+            {
                 sets.dns.insert(norm_name(name));
             }
         }

@@ -34,9 +34,25 @@ pub struct FileSource {
 
 struct Current {
     path: PathBuf,
-    capture: pcap::Capture<pcap::Offline>,
-    link_type: u32,
+    reader: Reader,
     packets: u64,
+    /// libpcap gave up on a pcapng file it cannot represent; continue with the built-in
+    /// reader after skipping the frames already delivered.
+    switch_after: Option<u64>,
+}
+
+enum Reader {
+    Libpcap {
+        capture: pcap::Capture<pcap::Offline>,
+        link_type: u32,
+    },
+    Pcapng(super::pcapng::PcapngReader),
+}
+
+/// libpcap reads pcapng only when all interfaces share one link type and snaplen; these
+/// are the messages it gives otherwise.
+fn libpcap_refuses_pcapng(reason: &str) -> bool {
+    reason.contains("different from") || reason.contains("interface")
 }
 
 impl FileSource {
@@ -107,12 +123,35 @@ impl FileSource {
             match pcap::Capture::from_file_with_precision(&path, pcap::Precision::Micro) {
                 Ok(capture) => {
                     let link_type = u32::try_from(capture.get_datalink().0).unwrap_or(u32::MAX);
+                    let reader = Reader::Libpcap { capture, link_type };
                     self.current = Some(Current {
                         path,
-                        capture,
-                        link_type,
+                        reader,
                         packets: 0,
+                        switch_after: None,
                     });
+                }
+                Err(err)
+                    if super::pcapng::is_pcapng(&path)
+                        && libpcap_refuses_pcapng(&err.to_string()) =>
+                {
+                    match super::pcapng::PcapngReader::open(&path) {
+                        Ok(r) => {
+                            self.current = Some(Current {
+                                path,
+                                reader: Reader::Pcapng(r),
+                                packets: 0,
+                                switch_after: None,
+                            })
+                        }
+                        Err(e) => {
+                            self.files_done += 1;
+                            return Step::FileError(SourceError::Open {
+                                path,
+                                reason: e.to_string(),
+                            });
+                        }
+                    }
                 }
                 Err(err) => {
                     self.files_done += 1;
@@ -123,37 +162,89 @@ impl FileSource {
                 }
             }
         }
+        if let Some(current) = self.current.as_mut() {
+            if let Some(skip) = current.switch_after.take() {
+                match super::pcapng::PcapngReader::open(&current.path) {
+                    Ok(mut r) => {
+                        for _ in 0..skip {
+                            if !matches!(r.next_frame(), Ok(Some(_))) {
+                                break;
+                            }
+                        }
+                        current.reader = Reader::Pcapng(r);
+                    }
+                    Err(e) => {
+                        self.finish_current = true;
+                        return Step::FileError(SourceError::Damaged {
+                            path: current.path.clone(),
+                            packets: current.packets,
+                            reason: e.to_string(),
+                        });
+                    }
+                }
+            }
+        }
         let Some(current) = self.current.as_mut() else {
             return Step::Finished;
         };
-        match current.capture.next_packet() {
-            Ok(packet) => {
-                current.packets += 1;
-                self.consumed_bytes += 16 + u64::from(packet.header.caplen);
-                let ts = Timestamp::from_micros(
-                    i64::from(packet.header.ts.tv_sec)
-                        .saturating_mul(1_000_000)
-                        .saturating_add(i64::from(packet.header.ts.tv_usec)),
-                );
-                Step::Frame(Frame {
-                    ts,
-                    link_type: current.link_type,
-                    data: packet.data,
-                    wire_len: packet.header.len,
-                })
-            }
-            Err(pcap::Error::NoMorePackets) => {
-                self.finish_current = true;
-                Step::FileDone
-            }
-            Err(err) => {
-                self.finish_current = true;
-                Step::FileError(SourceError::Damaged {
-                    path: current.path.clone(),
-                    packets: current.packets,
-                    reason: err.to_string(),
-                })
-            }
+        let packets = current.packets;
+        let path = &current.path;
+        match &mut current.reader {
+            Reader::Libpcap { capture, link_type } => match capture.next_packet() {
+                Ok(packet) => {
+                    current.packets += 1;
+                    self.consumed_bytes += 16 + u64::from(packet.header.caplen);
+                    let ts = Timestamp::from_micros(
+                        i64::from(packet.header.ts.tv_sec)
+                            .saturating_mul(1_000_000)
+                            .saturating_add(i64::from(packet.header.ts.tv_usec)),
+                    );
+                    Step::Frame(Frame {
+                        ts,
+                        link_type: *link_type,
+                        data: packet.data,
+                        wire_len: packet.header.len,
+                    })
+                }
+                Err(pcap::Error::NoMorePackets) => {
+                    self.finish_current = true;
+                    Step::FileDone
+                }
+                Err(err)
+                    if libpcap_refuses_pcapng(&err.to_string())
+                        && super::pcapng::is_pcapng(path) =>
+                {
+                    current.switch_after = Some(packets);
+                    Step::Switched
+                }
+                Err(err) => {
+                    self.finish_current = true;
+                    Step::FileError(SourceError::Damaged {
+                        path: path.clone(),
+                        packets,
+                        reason: err.to_string(),
+                    })
+                }
+            },
+            Reader::Pcapng(reader) => match reader.next_frame() {
+                Ok(Some(frame)) => {
+                    current.packets += 1;
+                    self.consumed_bytes += 32 + frame.data.len() as u64;
+                    Step::Frame(frame)
+                }
+                Ok(None) => {
+                    self.finish_current = true;
+                    Step::FileDone
+                }
+                Err(reason) => {
+                    self.finish_current = true;
+                    Step::FileError(SourceError::Damaged {
+                        path: path.clone(),
+                        packets,
+                        reason,
+                    })
+                }
+            },
         }
     }
 }
@@ -165,6 +256,9 @@ pub enum Step<'a> {
     FileError(SourceError),
     /// The current file ended normally.
     FileDone,
+    /// libpcap could not go on with a multi-interface pcapng file; the built-in reader
+    /// takes over where it stopped. Nothing to do but call again.
+    Switched,
     /// Every file is done.
     Finished,
 }

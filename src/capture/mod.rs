@@ -8,6 +8,7 @@
 //! the next one.
 
 mod file;
+pub mod pcapng;
 
 pub use file::{FileSource, SourceError, Step};
 

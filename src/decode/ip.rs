@@ -54,6 +54,7 @@ impl<'a> Walk<'a, '_> {
             t if t < header_len => return Err(Error::BadIpHeader),
             t => Some(t),
         };
+        let short_by = declared.map_or(0, |d| d.saturating_sub(data.len()));
         let (end, missing) = self.ip_extent(declared, data.len());
         let payload = data.get(header_len..end).unwrap_or(&[]);
         let info = IpInfo {
@@ -62,6 +63,15 @@ impl<'a> Walk<'a, '_> {
         };
         let proto = IpProto(header.protocol().0);
         let offset = header.fragments_offset().byte_offset();
+        if offset == 0 && header.more_fragments() && short_by > 0 {
+            // The capture cut this first fragment (its IP length exceeds the bytes
+            // present), so the datagram can never be completed. Inspect what is visible —
+            // the transport header and the start of its payload — as a truncated packet
+            // rather than lose it.
+            self.defrag.count_refusal(FragmentRefusal::Truncated);
+            let cut = u32::try_from(short_by).unwrap_or(u32::MAX);
+            return self.ip_payload(info, proto, payload, missing.max(cut));
+        }
         if header.more_fragments() || offset != 0 {
             let key = FragmentKey::V4 {
                 src: Ipv4Addr::from(header.source()),

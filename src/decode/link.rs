@@ -31,8 +31,12 @@ impl LinkType {
     pub const C_HDLC: LinkType = LinkType(104);
     /// OpenBSD loopback: 4-byte address family in network byte order.
     pub const LOOP: LinkType = LinkType(108);
+    /// IEEE 802.11 frames without a radio header.
+    pub const IEEE802_11: LinkType = LinkType(105);
     /// Linux cooked capture v1 (16-byte header).
     pub const LINUX_SLL: LinkType = LinkType(113);
+    /// IEEE 802.11 frames behind a radiotap header (monitor-mode Wi-Fi captures).
+    pub const IEEE802_11_RADIOTAP: LinkType = LinkType(127);
     pub const IPV4: LinkType = LinkType(228);
     pub const IPV6: LinkType = LinkType(229);
     /// Linux netfilter NFLOG messages.
@@ -178,6 +182,8 @@ pub(crate) fn parse_link<'a>(
         LinkType::LINUX_SLL => parse_sll(data, ctx),
         LinkType::LINUX_SLL2 => parse_sll2(data, ctx),
         LinkType::NFLOG => parse_nflog(data),
+        LinkType::IEEE802_11 => super::wifi::parse_80211(data, false, ctx),
+        LinkType::IEEE802_11_RADIOTAP => super::wifi::parse_radiotap(data, ctx),
         LinkType(other) => Err(Error::UnsupportedLinkType(other)),
     }
 }
@@ -348,7 +354,7 @@ pub(crate) fn parse_ethernet<'a>(
 
 /// 802.2 LLC after an 802.3 length. SNAP with OUI 0 (RFC 1042) carries an EtherType;
 /// everything else (STP, CDP, Novell raw `ff ff`) is not IP.
-fn parse_llc(data: &[u8]) -> Next<'_> {
+pub(crate) fn parse_llc(data: &[u8]) -> Next<'_> {
     match data {
         [0xaa, 0xaa, 0x03, 0, 0, 0, t0, t1, rest @ ..] => {
             Next::EtherType(EtherType(u16::from_be_bytes([*t0, *t1])), rest)
@@ -490,7 +496,7 @@ pub(crate) fn parse_ppp_protocol(data: &[u8]) -> Result<Next<'_>, Error> {
 }
 
 /// Six bytes at `at` as a MAC address.
-fn mac_at(data: &[u8], at: usize) -> Option<[u8; 6]> {
+pub(crate) fn mac_at(data: &[u8], at: usize) -> Option<[u8; 6]> {
     let bytes = data.get(at..at.checked_add(6)?)?;
     let mut mac = [0u8; 6];
     mac.copy_from_slice(bytes);

@@ -28,6 +28,7 @@ pub mod ip;
 pub mod link;
 pub mod transport;
 pub mod tunnel;
+mod wifi;
 
 use std::net::IpAddr;
 
@@ -324,6 +325,8 @@ pub enum Layer {
     Erspan,
     Ethernet,
     Gre,
+    /// IEEE 802.11 (Wi-Fi) MAC header.
+    Ieee80211,
     Ipv4,
     Ipv6,
     Ipv6Extension,
@@ -334,6 +337,7 @@ pub enum Layer {
     Nflog,
     Ppp,
     Pppoe,
+    Radiotap,
     Tcp,
     Udp,
     Vlan,
@@ -346,6 +350,7 @@ impl Layer {
             Layer::Erspan => "erspan",
             Layer::Ethernet => "ethernet",
             Layer::Gre => "gre",
+            Layer::Ieee80211 => "ieee802_11",
             Layer::Ipv4 => "ipv4",
             Layer::Ipv6 => "ipv6",
             Layer::Ipv6Extension => "ipv6_extension",
@@ -356,6 +361,7 @@ impl Layer {
             Layer::Nflog => "nflog",
             Layer::Ppp => "ppp",
             Layer::Pppoe => "pppoe",
+            Layer::Radiotap => "radiotap",
             Layer::Tcp => "tcp",
             Layer::Udp => "udp",
             Layer::Vlan => "vlan",

@@ -319,6 +319,7 @@ impl Inner {
                     udp.payload,
                     client_port,
                     server_port,
+                    &settings.proto,
                     &mut stats.proto,
                     events,
                 );
@@ -376,7 +377,7 @@ impl Inner {
                 app.on_flow_end(server_port, limits, pstats, events);
             }
             if let App::Udp(app) = &mut data.app {
-                app.on_flow_end(&mut stats.proto);
+                app.on_flow_end(&mut stats.proto, events);
             }
             for stream in &mut data.streams {
                 stream.release(memory);

@@ -52,6 +52,7 @@ impl PipelineStats {
             ("fragment_too_large", f.too_large),
             ("fragment_too_many_datagrams", f.too_many_datagrams),
             ("fragment_too_many_fragments", f.too_many_fragments),
+            ("fragment_truncated", f.truncated),
         ] {
             out.push(("defrag", kind, count));
         }

@@ -10,6 +10,7 @@
 pub mod dns;
 pub mod http;
 pub mod quic;
+pub mod socks;
 pub mod tls;
 
 pub mod names;
@@ -84,6 +85,9 @@ pub struct ProtoStats {
     pub http_transactions: u64,
     pub tls_client_hellos: u64,
     pub quic_client_hellos: u64,
+    pub flows_socks: u64,
+    /// HTTP connections that switched to a tunnel (CONNECT, Upgrade).
+    pub tunnels: u64,
 }
 
 impl ProtoStats {
@@ -106,21 +110,32 @@ impl ProtoStats {
         self.http_transactions += other.http_transactions;
         self.tls_client_hellos += other.tls_client_hellos;
         self.quic_client_hellos += other.quic_client_hellos;
+        self.flows_socks += other.flows_socks;
+        self.tunnels += other.tunnels;
     }
 }
 
 /// Moves the HTTP parser's events into the flow's event list, counting anomalies.
+/// Returns the directions that switched to a tunnel, with their first tunneled bytes.
 fn drain_http(
     http_events: &mut Vec<http::Event>,
     stats: &mut ProtoStats,
     events: &mut Vec<AppEvent>,
-) {
+) -> Vec<(Direction, Vec<u8>)> {
+    let mut tunnels = Vec::new();
     for event in http_events.drain(..) {
-        if let http::Event::Anomaly(kind) = &event {
-            stats.count("http", kind.as_str());
+        match event {
+            http::Event::Tunnel {
+                dir, first_bytes, ..
+            } => tunnels.push((dir, first_bytes)),
+            http::Event::Anomaly(kind) => {
+                stats.count("http", kind.as_str());
+                events.push(AppEvent::Http(http::Event::Anomaly(kind)));
+            }
+            other => events.push(AppEvent::Http(other)),
         }
-        events.push(AppEvent::Http(event));
     }
+    tunnels
 }
 
 /// Parses one DNS message, counting its anomalies or its error.
@@ -173,7 +188,11 @@ enum TcpParser {
     Dns(Box<dns::TcpState>),
     Http(Box<http::HttpFlow>),
     Opaque,
+    /// A SOCKS proxy handshake; what follows it goes to the inner app.
+    Socks(Box<socks::SocksState>, Box<TcpApp>),
     Tls(Box<tls::TlsFlow>),
+    /// After an HTTP CONNECT or Upgrade: the tunneled bytes, probed afresh.
+    Tunnel(Box<TcpApp>),
     #[default]
     Undecided,
 }
@@ -185,14 +204,35 @@ pub struct TcpApp {
     probe: [ProbeBuf; 2],
     /// Scratch for the HTTP parser's events; keeps its capacity across packets.
     http_events: Vec<http::Event>,
+    /// Tunnels nested inside this one (a CONNECT inside SOCKS, ...), for the depth limit.
+    depth: u8,
+}
+
+/// Tunnels inside tunnels are followed this deep; deeper bytes stay opaque.
+const MAX_TUNNEL_DEPTH: u8 = 3;
+
+/// What feeding needs besides the bytes.
+struct Feed<'a> {
+    server_port: u16,
+    limits: &'a Limits,
+    stats: &'a mut ProtoStats,
+    events: &'a mut Vec<AppEvent>,
 }
 
 impl TcpApp {
+    fn nested(depth: u8) -> TcpApp {
+        TcpApp {
+            depth,
+            ..TcpApp::default()
+        }
+    }
+
     pub fn app_proto(&self) -> AppProto {
-        match self.parser {
+        match &self.parser {
             TcpParser::Dns(_) => AppProto::Dns,
             TcpParser::Http(_) => AppProto::Http,
             TcpParser::Tls(_) => AppProto::Tls,
+            TcpParser::Socks(_, inner) | TcpParser::Tunnel(inner) => inner.app_proto(),
             TcpParser::Opaque | TcpParser::Undecided => AppProto::Unknown,
         }
     }
@@ -207,33 +247,13 @@ impl TcpApp {
         stats: &mut ProtoStats,
         events: &mut Vec<AppEvent>,
     ) {
-        match chunk {
-            Chunk::Data(data) => self.on_data(dir, data, server_port, limits, stats, events),
-            Chunk::Gap(len) => {
-                if matches!(self.parser, TcpParser::Undecided) {
-                    // The protocol cannot be recognised across a hole at its start.
-                    self.decide(dir, server_port, limits, stats, events, true);
-                }
-                match &mut self.parser {
-                    TcpParser::Http(h) => {
-                        h.on_gap(dir, len, &mut self.http_events);
-                        drain_http(&mut self.http_events, stats, events);
-                    }
-                    TcpParser::Tls(t) => t.on_gap(dir),
-                    TcpParser::Dns(d) => d.framer_mut(dir).on_gap(),
-                    TcpParser::Opaque | TcpParser::Undecided => {}
-                }
-            }
-            Chunk::Fin | Chunk::Rst => {
-                if matches!(self.parser, TcpParser::Undecided) {
-                    self.decide(dir, server_port, limits, stats, events, true);
-                }
-                if let TcpParser::Http(h) = &mut self.parser {
-                    h.on_close(dir, &mut self.http_events);
-                    drain_http(&mut self.http_events, stats, events);
-                }
-            }
-        }
+        let mut cx = Feed {
+            server_port,
+            limits,
+            stats,
+            events,
+        };
+        self.chunk(dir, chunk, &mut cx);
     }
 
     /// The flow ended: flush what parsers hold for both directions.
@@ -244,49 +264,87 @@ impl TcpApp {
         stats: &mut ProtoStats,
         events: &mut Vec<AppEvent>,
     ) {
-        if matches!(self.parser, TcpParser::Undecided) {
-            self.decide(
-                Direction::ToServer,
-                server_port,
-                limits,
-                stats,
-                events,
-                true,
-            );
-        }
-        if let TcpParser::Http(h) = &mut self.parser {
-            h.on_close(Direction::ToServer, &mut self.http_events);
-            h.on_close(Direction::ToClient, &mut self.http_events);
-            drain_http(&mut self.http_events, stats, events);
-        }
-        if let TcpParser::Tls(t) = &self.parser {
-            for anomaly in t.anomalies() {
-                stats.count("tls", anomaly.as_str());
+        let mut cx = Feed {
+            server_port,
+            limits,
+            stats,
+            events,
+        };
+        self.end(&mut cx);
+    }
+
+    fn chunk(&mut self, dir: Direction, chunk: Chunk<'_>, cx: &mut Feed<'_>) {
+        match chunk {
+            Chunk::Data(data) => self.on_data(dir, data, cx),
+            Chunk::Gap(len) => {
+                if matches!(self.parser, TcpParser::Undecided) {
+                    // The protocol cannot be recognised across a hole at its start.
+                    self.decide(dir, cx, true);
+                }
+                match &mut self.parser {
+                    TcpParser::Http(h) => {
+                        h.on_gap(dir, len, &mut self.http_events);
+                        let _ = drain_http(&mut self.http_events, cx.stats, cx.events);
+                    }
+                    TcpParser::Tls(t) => t.on_gap(dir),
+                    TcpParser::Dns(d) => d.framer_mut(dir).on_gap(),
+                    TcpParser::Tunnel(inner) => inner.chunk(dir, Chunk::Gap(len), cx),
+                    // A hole in a proxy handshake loses the framing for good.
+                    TcpParser::Socks(..) => self.parser = TcpParser::Opaque,
+                    TcpParser::Opaque | TcpParser::Undecided => {}
+                }
+            }
+            Chunk::Fin | Chunk::Rst => {
+                if matches!(self.parser, TcpParser::Undecided) {
+                    self.decide(dir, cx, true);
+                }
+                match &mut self.parser {
+                    TcpParser::Http(h) => {
+                        h.on_close(dir, &mut self.http_events);
+                        let _ = drain_http(&mut self.http_events, cx.stats, cx.events);
+                    }
+                    TcpParser::Tunnel(inner) | TcpParser::Socks(_, inner) => {
+                        inner.chunk(dir, chunk, cx)
+                    }
+                    _ => {}
+                }
             }
         }
     }
 
-    fn on_data(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        server_port: u16,
-        limits: &Limits,
-        stats: &mut ProtoStats,
-        events: &mut Vec<AppEvent>,
-    ) {
+    fn end(&mut self, cx: &mut Feed<'_>) {
+        if matches!(self.parser, TcpParser::Undecided) {
+            self.decide(Direction::ToServer, cx, true);
+        }
+        match &mut self.parser {
+            TcpParser::Http(h) => {
+                h.on_close(Direction::ToServer, &mut self.http_events);
+                h.on_close(Direction::ToClient, &mut self.http_events);
+                let _ = drain_http(&mut self.http_events, cx.stats, cx.events);
+            }
+            TcpParser::Tls(t) => {
+                for anomaly in t.anomalies() {
+                    cx.stats.count("tls", anomaly.as_str());
+                }
+            }
+            TcpParser::Tunnel(inner) | TcpParser::Socks(_, inner) => inner.end(cx),
+            _ => {}
+        }
+    }
+
+    fn on_data(&mut self, dir: Direction, data: &[u8], cx: &mut Feed<'_>) {
         let mut rest = data;
         if matches!(self.parser, TcpParser::Undecided) {
             rest = self.probe[dir.index()].push(data);
             if !self.probe[dir.index()].is_full() && rest.is_empty() && !self.decisive(dir) {
                 return;
             }
-            self.decide(dir, server_port, limits, stats, events, false);
+            self.decide(dir, cx, false);
             if matches!(self.parser, TcpParser::Undecided) {
                 return;
             }
         }
-        self.feed(dir, rest, stats, events);
+        self.feed(dir, rest, cx);
     }
 
     /// Enough bytes to decide before the probe buffer fills?
@@ -296,35 +354,36 @@ impl TcpApp {
     }
 
     /// Chooses the parser from the probe buffers and replays them into it.
-    fn decide(
-        &mut self,
-        dir: Direction,
-        server_port: u16,
-        limits: &Limits,
-        stats: &mut ProtoStats,
-        events: &mut Vec<AppEvent>,
-        final_call: bool,
-    ) {
+    fn decide(&mut self, dir: Direction, cx: &mut Feed<'_>, final_call: bool) {
         let client = self.probe[Direction::ToServer.index()];
         let server = self.probe[Direction::ToClient.index()];
         let c = client.as_slice();
         let s = server.as_slice();
+        let socks = if self.depth < MAX_TUNNEL_DEPTH {
+            socks::probe(c, s, cx.server_port)
+        } else {
+            None
+        };
         self.parser = if http::probe_request(c) || (c.is_empty() && http::probe_response(s)) {
-            stats.flows_http += 1;
-            TcpParser::Http(Box::new(http::HttpFlow::new(limits.http.clone())))
+            cx.stats.flows_http += 1;
+            TcpParser::Http(Box::new(http::HttpFlow::new(cx.limits.http.clone())))
         } else if tls::probe(c) {
-            stats.flows_tls += 1;
+            cx.stats.flows_tls += 1;
             TcpParser::Tls(Box::default())
-        } else if server_port == 53 && !c.is_empty() {
-            stats.flows_dns_tcp += 1;
+        } else if let Some(version) = socks {
+            cx.stats.flows_socks += 1;
+            TcpParser::Socks(
+                Box::new(socks::SocksState::new(version)),
+                Box::new(TcpApp::nested(self.depth + 1)),
+            )
+        } else if cx.server_port == 53 && !(c.is_empty() && s.is_empty()) {
+            cx.stats.flows_dns_tcp += 1;
             TcpParser::Dns(Box::default())
-        } else if dir == Direction::ToClient && c.is_empty() && !final_call && !server.is_full() {
-            // The server spoke first with something unknown: wait for the client.
-            TcpParser::Undecided
-        } else if c.is_empty() && !final_call {
+        } else if c.is_empty() && !final_call && (dir == Direction::ToServer || !server.is_full()) {
+            // Only the server spoke so far, with something unknown: wait for the client.
             TcpParser::Undecided
         } else {
-            stats.flows_unknown += 1;
+            cx.stats.flows_unknown += 1;
             TcpParser::Opaque
         };
         if matches!(self.parser, TcpParser::Undecided) {
@@ -332,34 +391,55 @@ impl TcpApp {
         }
         // Replay the probed bytes, client first: a request precedes its response.
         self.probe = [ProbeBuf::default(); 2];
-        self.feed(Direction::ToServer, c, stats, events);
-        self.feed(Direction::ToClient, s, stats, events);
+        self.feed(Direction::ToServer, c, cx);
+        self.feed(Direction::ToClient, s, cx);
     }
 
-    fn feed(
-        &mut self,
-        dir: Direction,
-        data: &[u8],
-        stats: &mut ProtoStats,
-        events: &mut Vec<AppEvent>,
-    ) {
+    fn feed(&mut self, dir: Direction, data: &[u8], cx: &mut Feed<'_>) {
         if data.is_empty() {
             return;
         }
         match &mut self.parser {
             TcpParser::Http(h) => {
                 h.on_data(dir, data, &mut self.http_events);
-                drain_http(&mut self.http_events, stats, events);
+                let tunnels = drain_http(&mut self.http_events, cx.stats, cx.events);
+                if !tunnels.is_empty() {
+                    // CONNECT accepted or protocol switched: both directions now carry
+                    // another protocol; probe it like a new connection.
+                    let mut inner = TcpApp::nested(self.depth + 1);
+                    if self.depth >= MAX_TUNNEL_DEPTH {
+                        inner.parser = TcpParser::Opaque;
+                    }
+                    cx.stats.tunnels += 1;
+                    for (tunnel_dir, bytes) in tunnels {
+                        inner.on_data(tunnel_dir, &bytes, cx);
+                    }
+                    self.parser = TcpParser::Tunnel(Box::new(inner));
+                }
             }
             TcpParser::Tls(t) => {
                 if let Some(event) = t.on_data(dir, data) {
-                    events.push(AppEvent::Tls(event));
+                    cx.events.push(AppEvent::Tls(event));
                 }
             }
             TcpParser::Dns(d) => {
+                let (stats, events) = (&mut *cx.stats, &mut *cx.events);
                 d.framer_mut(dir)
                     .on_data(data, |msg: &[u8]| dns_message(dir, msg, stats, events));
             }
+            TcpParser::Socks(state, inner) => match state.feed(dir == Direction::ToServer, data) {
+                socks::Step::Done(rest) => {
+                    if !rest.is_empty() {
+                        inner.on_data(dir, &rest, cx);
+                    }
+                }
+                socks::Step::Pending => {}
+                socks::Step::Invalid => {
+                    cx.stats.count("socks", "invalid_handshake");
+                    self.parser = TcpParser::Opaque;
+                }
+            },
+            TcpParser::Tunnel(inner) => inner.on_data(dir, data, cx),
             TcpParser::Opaque | TcpParser::Undecided => {}
         }
     }
@@ -368,6 +448,8 @@ impl TcpApp {
 #[derive(Debug, Default)]
 enum UdpParser {
     Dns,
+    /// HTTP over UDP (SSDP, RFC-less "HTTPU"): one message per datagram.
+    Http(Box<http::HttpFlow>),
     Opaque,
     Quic(Box<quic::QuicFlow>),
     #[default]
@@ -378,6 +460,7 @@ enum UdpParser {
 #[derive(Debug, Default)]
 pub struct UdpApp {
     parser: UdpParser,
+    http_events: Vec<http::Event>,
 }
 
 /// Ports where DNS wire format is expected: DNS, mDNS (RFC 6762), LLMNR (RFC 4795).
@@ -389,40 +472,63 @@ impl UdpApp {
     pub fn app_proto(&self) -> AppProto {
         match self.parser {
             UdpParser::Dns => AppProto::Dns,
+            UdpParser::Http(_) => AppProto::Http,
             UdpParser::Quic(_) => AppProto::Quic,
             UdpParser::Opaque | UdpParser::Undecided => AppProto::Unknown,
         }
     }
 
-    /// The flow ended: count what the QUIC parser saw go wrong.
-    pub fn on_flow_end(&mut self, stats: &mut ProtoStats) {
-        if let UdpParser::Quic(q) = &self.parser {
-            for anomaly in q.anomalies() {
-                stats.count("quic", anomaly.as_str());
+    /// The flow ended: flush HTTP-over-UDP exchanges and count what the QUIC parser saw
+    /// go wrong.
+    pub fn on_flow_end(&mut self, stats: &mut ProtoStats, events: &mut Vec<AppEvent>) {
+        match &mut self.parser {
+            UdpParser::Quic(q) => {
+                for anomaly in q.anomalies() {
+                    stats.count("quic", anomaly.as_str());
+                }
             }
+            UdpParser::Http(h) => {
+                h.on_close(Direction::ToServer, &mut self.http_events);
+                h.on_close(Direction::ToClient, &mut self.http_events);
+                let _ = drain_http(&mut self.http_events, stats, events);
+            }
+            UdpParser::Dns | UdpParser::Opaque | UdpParser::Undecided => {}
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn on_datagram(
         &mut self,
         dir: Direction,
         payload: &[u8],
         client_port: u16,
         server_port: u16,
+        limits: &Limits,
         stats: &mut ProtoStats,
         events: &mut Vec<AppEvent>,
     ) {
         if matches!(self.parser, UdpParser::Undecided) {
-            if (dns_port(server_port) || dns_port(client_port)) && dns::probe_udp(payload) {
+            // On the DNS ports the port decides: malformed messages are counted as DNS
+            // errors instead of making the flow opaque.
+            if dns_port(server_port)
+                || dns_port(client_port)
+                || dns::probe_udp(payload) && server_port == 53
+            {
                 self.parser = UdpParser::Dns;
             } else if quic::probe(payload) {
                 self.parser = UdpParser::Quic(Box::default());
+            } else if http::probe_request(payload) || http::probe_response(payload) {
+                self.parser = UdpParser::Http(Box::new(http::HttpFlow::new(limits.http.clone())));
             } else if !payload.is_empty() {
                 self.parser = UdpParser::Opaque;
             }
         }
         match &mut self.parser {
             UdpParser::Dns => dns_message(dir, payload, stats, events),
+            UdpParser::Http(h) => {
+                h.on_data(dir, payload, &mut self.http_events);
+                let _ = drain_http(&mut self.http_events, stats, events);
+            }
             UdpParser::Quic(q) => {
                 if let Some(event) = q.on_datagram(dir, payload) {
                     events.push(AppEvent::Quic(event));

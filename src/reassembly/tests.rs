@@ -1387,6 +1387,6 @@ fn limits_validate_names_the_key() {
     let err = skip_beyond_depth.validate().unwrap_err();
     assert_eq!(
         err.to_string(),
-        "reassembly_gap_skip_bytes is 11, above its maximum 10"
+        "reassembly.gap_skip_bytes is 11, above its maximum 10"
     );
 }

@@ -34,6 +34,9 @@ pub const KNOWN_METHODS: &[&[u8]] = &[
     b"MERGE",
     b"CHECKOUT",
     b"CHECKIN",
+    // SSDP (UPnP discovery) speaks HTTP over UDP multicast with these two.
+    b"M-SEARCH",
+    b"NOTIFY",
 ];
 
 /// Cheap check that `data` starts like an HTTP/1.x request: a known method token followed by

@@ -9,9 +9,11 @@
 //! interim 1xx responses (RFC 9110 §15.2) are skipped without pairing.
 //!
 //! Policies (all counted as [`AnomalyKind`]s):
-//! - Garbled start line, invalid Content-Length, non-chunked final request transfer coding or
-//!   invalid chunk framing: the direction gives up ([`DirectionState::GaveUp`]); a request
-//!   whose framing is invalid is still emitted (body empty, truncated) before giving up.
+//! - Garbled start line: the direction gives up ([`DirectionState::GaveUp`]).
+//! - Invalid or conflicting Content-Length, non-chunked final request transfer coding or
+//!   invalid chunk framing: the message is emitted (body empty or cut, truncated), then the
+//!   direction scans for the next plausible start line, so a request smuggled behind a bad
+//!   length is still inspected.
 //! - Header limits: fields past `max_headers` / `max_header_bytes` are read for framing but
 //!   not stored (`headers_truncated`); over-long lines are cut to `max_line_bytes`. Framing is
 //!   never lost to a header limit.
@@ -947,11 +949,21 @@ impl Half {
         ev.push(Event::Request(req));
     }
 
-    /// Framing cannot be trusted: emit what there is (as truncated) and stop this direction.
+    /// Framing cannot be trusted: emit what there is (as truncated), then scan for the
+    /// next plausible start line. Scanning on (rather than giving up) is what a smuggling
+    /// attempt needs: the request hidden behind a bad length is still seen and inspected.
     fn framing_lost(&mut self, kind: AnomalyKind, sh: &mut Shared, ev: &mut Vec<Event>) {
         sh.anomaly(kind, ev);
         self.end_message(true, sh, ev);
-        self.give_up();
+        self.line.clear();
+        self.line_cut = false;
+        self.msg = None;
+        if !matches!(
+            self.phase,
+            Phase::Tunnel | Phase::GaveUp | Phase::UpgradePending
+        ) {
+            self.phase = Phase::Resync;
+        }
     }
 
     fn give_up(&mut self) {

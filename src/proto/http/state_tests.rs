@@ -879,20 +879,22 @@ fn garbage_start_line_gives_up() {
 }
 
 #[test]
-fn conflicting_content_length_gives_up() {
+fn conflicting_content_length_resyncs_on_the_next_request() {
     let req = concat!(
-        "POST /x HTTP/1.1\r\n",  // request line
-        "Content-Length: 5\r\n", // first length
-        "Content-Length: 6\r\n", // disagrees: framing unknown (RFC 9110 §8.6)
-        "\r\n",                  // end of head
-        "hello!",                // body of unknown length
+        "POST /x HTTP/1.1\r\n",           // request line
+        "Content-Length: 5\r\n",          // first length
+        "Content-Length: 6\r\n",          // disagrees: framing unknown (RFC 9110 §8.6)
+        "\r\n",                           // end of head
+        "hello!",                         // body of unknown length
+        "GET /smuggled HTTP/1.1\r\n\r\n", // a request hidden behind the bad length
     );
     let (f, ev) = run(&[(ToServer, req.as_bytes())]);
     assert_eq!(anomalies(&ev), vec![AnomalyKind::ContentLengthConflict]);
     let r = requests(&ev)[0];
     assert!(r.body_truncated);
     assert!(r.body.is_empty());
-    assert_eq!(f.direction_state(ToServer), DirectionState::GaveUp);
+    assert_eq!(requests(&ev)[1].uri, "/smuggled");
+    assert_eq!(f.direction_state(ToServer), DirectionState::Http);
     // A list of equal values is fine.
     let (_, ev) = run(&[(
         ToServer,
@@ -903,13 +905,14 @@ fn conflicting_content_length_gives_up() {
 }
 
 #[test]
-fn non_chunked_request_transfer_encoding_gives_up() {
+fn non_chunked_request_transfer_encoding_resyncs() {
     let (f, ev) = run(&[(
         ToServer,
-        b"POST /x HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nzz",
+        b"POST /x HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nzzGET /next HTTP/1.1\r\n\r\n",
     )]);
     assert_eq!(anomalies(&ev), vec![AnomalyKind::TransferEncodingInvalid]);
-    assert_eq!(f.direction_state(ToServer), DirectionState::GaveUp);
+    assert_eq!(requests(&ev)[1].uri, "/next");
+    assert_eq!(f.direction_state(ToServer), DirectionState::Http);
 }
 
 #[test]
