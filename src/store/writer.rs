@@ -63,7 +63,9 @@ impl PendingRecord {
 /// Called on the writer thread for each record just sealed (with its `seq` and `hash`
 /// filled and its canonical line); may push records derived from it (e.g. findings
 /// whose `refs` name it), which are sealed right after it. Derived records do not go
-/// through the hook themselves.
+/// through the hook themselves. If the batch's log append then fails, the batch is
+/// dropped (counted in `records_lost`) and its `seq`s are given to the next records: a
+/// hook that remembers `seq`s must treat them as provisional until the batch is flushed.
 pub type SealHook = Box<dyn FnMut(&Record, &str, &mut Vec<PendingRecord>) + Send>;
 
 /// A test session as stored (no identifier values).
