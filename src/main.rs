@@ -305,7 +305,11 @@ fn debug_store_burst(args: DebugStoreBurstArgs) -> anyhow::Result<ExitCode> {
             rrtype: "A".into(),
             ..DnsFields::default()
         };
-        let record = Record::new(Timestamp::from_secs(1_772_442_040), common, Body::Dns { dns });
+        let record = Record::new(
+            Timestamp::from_secs(1_772_442_040),
+            common,
+            Body::Dns { dns },
+        );
         handle
             .submit_blocking(PendingRecord::new(record))
             .context("the store writer stopped")?;
