@@ -23,6 +23,8 @@
 //! - [`report`]: the investigator report (HTML and JSON) of one session.
 //! - [`pipeline`]: one worker wiring the stages together.
 //! - [`output`]: JSON Lines and table output, the run summary.
+//! - [`evidence`]: per-flow packet rings and pcapng evidence files with their SHA-256.
+//! - [`store`]: the record log, SQLite store, single writer thread and `verify`.
 //! - [`config`]: the configuration file and its validated runtime form.
 //! - [`synth`]: synthetic, checksum-correct traffic for tests, benchmarks and the demo.
 //!
@@ -36,6 +38,7 @@ pub mod config;
 pub mod decode;
 pub mod detect;
 pub mod finding;
+pub mod evidence;
 pub mod flow;
 pub mod output;
 pub mod pi;
@@ -45,4 +48,5 @@ pub mod reassembly;
 pub mod record;
 pub mod report;
 pub mod session;
+pub mod store;
 pub mod synth;

@@ -44,6 +44,17 @@ enum Command {
     ///
     /// Example: leaktap analyze --session phone3.toml --events http,dns,tls capture.pcapng
     Analyze(AnalyzeArgs),
+
+    /// Re-check a data directory: the record chain, the store, every evidence file's hash.
+    ///
+    /// Prints OK and counts, or the first bad record (seq, file and line) or evidence file
+    /// and why, and exits 1. Example: leaktap verify --data-dir /var/lib/leaktap
+    Verify(VerifyArgs),
+
+    /// Developer aid for crash tests: writes records through the store in a loop.
+    #[command(hide = true, name = "debug-store-burst")]
+    DebugStoreBurst(DebugStoreBurstArgs),
+
     /// Write the investigator report of one test session: report.html (self-contained,
     /// prints to PDF), report.json and records.jsonl (the hash-chained records it cites).
     ///
@@ -71,6 +82,23 @@ struct CheckArgs {
     /// this binary are checked. Example: leaktap signatures check ./signatures
     #[arg(value_name = "DIR")]
     dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// Data directory holding records.jsonl, store.sqlite and evidence/.
+    /// Example: --data-dir /var/lib/leaktap
+    #[arg(long, value_name = "DIR", default_value = leaktap::store::DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct DebugStoreBurstArgs {
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Records to write (0: until killed).
+    #[arg(long, default_value_t = 0)]
+    records: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -188,6 +216,8 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Analyze(args) => analyze(args),
+        Command::Verify(args) => verify(args),
+        Command::DebugStoreBurst(args) => debug_store_burst(args),
         Command::Report(args) => report_command(args),
         Command::Signatures {
             command: SignaturesCommand::Check(args),
@@ -687,6 +717,73 @@ fn hash_file(path: &Path) -> io::Result<(String, u64)> {
     let digest = hasher.finalize();
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     Ok((hex, total))
+}
+
+fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    match leaktap::store::verify::verify(&args.data_dir) {
+        Ok(report) => {
+            print!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(leaktap::store::verify::Failure::Setup(reason)) => bad_input(reason),
+        Err(failure) => {
+            println!("FAILED: {failure}");
+            Ok(ExitCode::from(EXIT_FAILURE))
+        }
+    }
+}
+
+/// Writes synthetic DNS records through the store as fast as it takes them, printing
+/// `ready <next-seq>` once the store is open; a crash test kills it mid-burst.
+fn debug_store_burst(args: DebugStoreBurstArgs) -> anyhow::Result<ExitCode> {
+    use leaktap::capture::Timestamp;
+    use leaktap::record::{AppProto, Body, Common, DnsFields, FlowTuple, Record};
+    use leaktap::store::{Limits, PendingRecord, StoreWriter};
+
+    let writer = StoreWriter::open(&args.data_dir, &Limits::default(), None)
+        .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
+    let handle = writer.handle();
+    println!("ready {}", writer.resume_report().next_seq);
+    io::stdout().flush().context("cannot write to stdout")?;
+    let mut i: u64 = 0;
+    while args.records == 0 || i < args.records {
+        let common = Common {
+            session_id: Some("burst".into()),
+            device: None,
+            app: None,
+            flow_id: i,
+            community_id: "1:burst".into(),
+            flow: FlowTuple {
+                src_ip: std::net::IpAddr::from([192, 0, 2, 1]),
+                src_port: 40_000,
+                dst_ip: std::net::IpAddr::from([192, 0, 2, 53]),
+                dst_port: 53,
+                proto: "udp",
+            },
+            app_proto: AppProto::Dns,
+            host: None,
+            sdk: None,
+            third_party: false,
+            consent_phase: "no_session",
+        };
+        let dns = DnsFields {
+            kind: "query",
+            query: format!("burst{i}.example"),
+            rrtype: "A".into(),
+            ..DnsFields::default()
+        };
+        let record = Record::new(
+            Timestamp::from_secs(1_772_442_040),
+            common,
+            Body::Dns { dns },
+        );
+        handle
+            .submit_blocking(PendingRecord::new(record))
+            .context("the store writer stopped")?;
+        i += 1;
+    }
+    writer.shutdown().context("cannot close the store")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn progress_bar(total: u64) -> indicatif::ProgressBar {

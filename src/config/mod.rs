@@ -10,12 +10,14 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::decode;
+use crate::evidence;
 use crate::detect;
 use crate::finding;
 use crate::flow::FlowLimits;
 use crate::pipeline::Settings;
 use crate::proto;
 use crate::reassembly;
+use crate::store;
 
 /// A configuration problem: the file, where, and why.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,10 @@ pub struct Raw {
     pub http: RawHttp,
     #[serde(default)]
     pub dns: RawDns,
+    #[serde(default)]
+    pub evidence: RawEvidence,
+    #[serde(default)]
+    pub store: RawStore,
     #[serde(default)]
     pub detect: RawDetect,
     #[serde(default)]
@@ -184,6 +190,45 @@ pub struct RawFrequency {
     pub location_window_secs: Option<u32>,
 }
 
+/// `[evidence]`: per-flow packet rings and evidence pcapng files (daemon only).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvidence {
+    /// Bytes of frames kept per flow before it matches (default 256 KiB).
+    pub ring_bytes: Option<usize>,
+    /// Ring memory of all workers together (default 512 MiB).
+    pub ring_memcap_bytes: Option<u64>,
+    /// Captured bytes written per flow, before and after the match (default 64 MiB).
+    pub max_flow_bytes: Option<u64>,
+    /// Post-match frames are handed to the writer in batches of this many bytes.
+    pub flush_bytes: Option<usize>,
+    /// Messages waiting for the evidence writer before workers drop (default 512).
+    pub queue_depth: Option<usize>,
+    /// Evidence files open for writing at once (default 256).
+    pub max_open_files: Option<usize>,
+    /// Finished files older than this many days are removed; 0 keeps them (default 180).
+    pub retention_days: Option<u32>,
+    /// The oldest files are removed beyond this total; 0 means no limit (default 100 GiB).
+    pub retention_max_bytes: Option<u64>,
+    /// Seconds between retention passes (default 3600).
+    pub retention_interval_secs: Option<u64>,
+}
+
+/// `[store]`: the record log and SQLite store (daemon only).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// Messages waiting for the store writer (default 16384).
+    pub queue_depth: Option<usize>,
+    /// Records per transaction at most (default 512).
+    pub batch_max_records: Option<usize>,
+    /// Milliseconds a batch waits for more records at most (default 100).
+    pub batch_max_ms: Option<u64>,
+    /// fdatasync the record log after every batch (default true).
+    pub log_fsync: Option<bool>,
+}
+
+
 /// The validated configuration.
 #[derive(Clone, Debug)]
 pub struct Runtime {
@@ -193,6 +238,8 @@ pub struct Runtime {
     pub proto: proto::Limits,
     pub dns_names_max_entries: usize,
     pub dns_names_lifetime_secs: u64,
+    pub evidence: evidence::Limits,
+    pub store: store::Limits,
     pub detect: detect::Limits,
     /// Findings engine thresholds and limits.
     pub findings: finding::Settings,
@@ -419,7 +466,38 @@ impl Runtime {
             det.max_decode_depth = v;
         }
         let findings = findings_settings(&raw.findings, &invalid)?;
+        let e = &raw.evidence;
+        let d = evidence::Limits::default();
+        let evidence = evidence::Limits {
+            ring_bytes: e.ring_bytes.unwrap_or(d.ring_bytes),
+            ring_memcap_bytes: e.ring_memcap_bytes.unwrap_or(d.ring_memcap_bytes),
+            max_flow_bytes: e.max_flow_bytes.unwrap_or(d.max_flow_bytes),
+            flush_bytes: e.flush_bytes.unwrap_or(d.flush_bytes),
+            queue_depth: e.queue_depth.unwrap_or(d.queue_depth),
+            max_open_files: e.max_open_files.unwrap_or(d.max_open_files),
+            retention_days: e.retention_days.unwrap_or(d.retention_days),
+            retention_max_bytes: e.retention_max_bytes.unwrap_or(d.retention_max_bytes),
+            retention_interval_secs: e
+                .retention_interval_secs
+                .unwrap_or(d.retention_interval_secs),
+        };
+        evidence
+            .validate()
+            .map_err(|(key, reason)| invalid(key, reason))?;
+        let st = &raw.store;
+        let d = store::Limits::default();
+        let store = store::Limits {
+            queue_depth: st.queue_depth.unwrap_or(d.queue_depth),
+            batch_max_records: st.batch_max_records.unwrap_or(d.batch_max_records),
+            batch_max_ms: st.batch_max_ms.unwrap_or(d.batch_max_ms),
+            log_fsync: st.log_fsync.unwrap_or(d.log_fsync),
+        };
+        store
+            .validate()
+            .map_err(|(key, reason)| invalid(key, reason))?;
         Ok(Runtime {
+            evidence,
+            store,
             detect: det,
             decode,
             flow,
@@ -625,5 +703,30 @@ mod tests {
             err.starts_with("lt.toml:2: unknown field `window`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn evidence_and_store_keys_apply_and_are_checked() {
+        let rt = parse(
+            "[evidence]\nring_bytes = 65536\nretention_days = 7\n[store]\nbatch_max_ms = 50\nlog_fsync = false\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(rt.evidence.ring_bytes, 65_536);
+        assert_eq!(rt.evidence.retention_days, 7);
+        assert_eq!(rt.store.batch_max_ms, 50);
+        assert!(!rt.store.log_fsync);
+        assert_eq!(Runtime::default().evidence.ring_bytes, 256 * 1024);
+        let err = parse("[evidence]\nmax_flow_bytes = 10\n", Path::new("lt.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "lt.toml: key evidence.max_flow_bytes: must be at least evidence.ring_bytes"
+        );
+        let err = parse("[store]\nqueue_depth = 0\n", Path::new("lt.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "lt.toml: key store.queue_depth: must be at least 1");
     }
 }
