@@ -48,6 +48,8 @@ pub struct Raw {
     pub http: RawHttp,
     #[serde(default)]
     pub dns: RawDns,
+    #[serde(default)]
+    pub tls: RawTls,
 }
 
 /// `[decode]`: link layers, tunnels and IP fragments.
@@ -118,6 +120,22 @@ pub struct RawDns {
     pub names_lifetime_secs: Option<u64>,
 }
 
+/// `[tls]`: TLS decryption with key logs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// Client randoms kept in the key store; the oldest is evicted beyond it.
+    pub keylog_max_entries: Option<usize>,
+    /// Ciphertext bytes one flow holds while its keys are missing.
+    pub hold_bytes: Option<usize>,
+    /// Ciphertext bytes one worker holds for all flows waiting for keys.
+    pub hold_memcap_bytes: Option<u64>,
+    /// Seconds (packet time) a flow waits for its keys.
+    pub hold_secs: Option<u64>,
+    /// Undecryptable records skipped (0-RTT) before a direction gives up.
+    pub max_skipped_records: Option<u32>,
+}
+
 /// The validated configuration.
 #[derive(Clone, Debug)]
 pub struct Runtime {
@@ -127,6 +145,8 @@ pub struct Runtime {
     pub proto: proto::Limits,
     pub dns_names_max_entries: usize,
     pub dns_names_lifetime_secs: u64,
+    /// `tls.keylog_max_entries`.
+    pub tls_keylog_max_entries: usize,
 }
 
 impl Default for Runtime {
@@ -291,6 +311,30 @@ impl Runtime {
         if let Some(v) = raw.dns.max_answers {
             proto.dns.max_answers = v;
         }
+        let t = &raw.tls;
+        let tls_keylog_max_entries = match t.keylog_max_entries {
+            Some(0) => return Err(invalid("tls.keylog_max_entries", "must be at least 1")),
+            Some(v) => v,
+            None => crate::keylog::DEFAULT_MAX_ENTRIES,
+        };
+        if let Some(v) = t.hold_bytes {
+            proto.tls.max_hold_bytes = v;
+        }
+        if let Some(v) = t.hold_memcap_bytes {
+            proto.tls.hold_memcap_bytes = v;
+        }
+        if (proto.tls.max_hold_bytes as u64) > proto.tls.hold_memcap_bytes {
+            return Err(invalid(
+                "tls.hold_bytes",
+                "must not exceed tls.hold_memcap_bytes",
+            ));
+        }
+        if let Some(v) = t.hold_secs {
+            proto.tls.max_hold_secs = v;
+        }
+        if let Some(v) = t.max_skipped_records {
+            proto.tls.max_skipped_records = v;
+        }
         let dns_names_max_entries = raw
             .dns
             .names_max_entries
@@ -306,6 +350,7 @@ impl Runtime {
             proto,
             dns_names_max_entries,
             dns_names_lifetime_secs,
+            tls_keylog_max_entries,
         })
     }
 

@@ -8,8 +8,10 @@
 //! Must not: read the clock (the packet timestamp is "now"), block, or let a packet error
 //! escape — every problem is counted and the loop goes on.
 
+pub mod opaque;
 mod stats;
 
+pub use opaque::OpaqueStats;
 pub use stats::PipelineStats;
 
 use std::sync::Arc;
@@ -84,8 +86,10 @@ pub struct FlowData {
     session: Option<SessionMatch>,
     http_host: Option<String>,
     sni: Option<String>,
-    /// A ClientHello whose record waits for the ServerHello's negotiated version.
+    /// A ClientHello whose record waits for the decryption outcome.
     pending_tls: Option<Box<proto::tls::TlsSummary>>,
+    /// Version the ServerHello negotiated.
+    tls_version: Option<u16>,
     anomalies: Vec<&'static str>,
 }
 
@@ -116,6 +120,7 @@ impl FlowData {
             http_host: None,
             sni: None,
             pending_tls: None,
+            tls_version: None,
             anomalies: Vec::new(),
         }
     }
@@ -293,6 +298,7 @@ impl Inner {
                 };
                 let limits = &settings.proto;
                 let pstats = &mut stats.proto;
+                app.set_time(ts.as_micros());
                 let (this, other) = split_streams(&mut data.streams, dir);
                 this.on_segment(
                     &segment,
@@ -366,6 +372,7 @@ impl Inner {
             } = ctx;
             let data = &mut flow.state_data;
             if let App::Tcp(app) = &mut data.app {
+                app.set_time(ts.as_micros());
                 let limits = &settings.proto;
                 let pstats = &mut stats.proto;
                 for dir in [Direction::ToServer, Direction::ToClient] {
@@ -374,6 +381,18 @@ impl Inner {
                     });
                 }
                 app.on_flow_end(server_port, limits, pstats, events);
+                if let Some(outcome) = app.tls_outcome() {
+                    let opaque = !outcome.decrypted
+                        && outcome.opaque_reason
+                            != Some(proto::tls::OpaqueReason::NoApplicationData);
+                    if opaque {
+                        let destination = match &data.sni {
+                            Some(sni) => sni.clone(),
+                            None => flow.server.to_string(),
+                        };
+                        stats.opaque.add(&destination, outcome.app_bytes);
+                    }
+                }
             }
             if let App::Udp(app) = &mut data.app {
                 app.on_flow_end(&mut stats.proto);
@@ -386,7 +405,8 @@ impl Inner {
         let ctx = &mut self.ctx;
         ctx.handle_events(&mut flow, &mut self.events, ts, out);
         if let Some(summary) = flow.state_data.pending_tls.take() {
-            ctx.emit_tls(&flow, &summary, None, ts, out);
+            let version = flow.state_data.tls_version;
+            ctx.emit_tls(&flow, &summary, version, false, ts, out);
         }
         for kind in reassembly::AnomalyKind::ALL {
             if flow
@@ -466,12 +486,16 @@ impl Ctx {
                         flow.state_data.sni.clone_from(&summary.sni);
                     }
                     if let Some(previous) = flow.state_data.pending_tls.replace(summary) {
-                        self.emit_tls(flow, &previous, None, ts, out);
+                        self.emit_tls(flow, &previous, None, false, ts, out);
                     }
                 }
                 AppEvent::Tls(proto::tls::TlsEvent::ServerHello { version, .. }) => {
+                    flow.state_data.tls_version = Some(version.0);
+                }
+                AppEvent::Tls(proto::tls::TlsEvent::Decryption { decrypted, .. }) => {
                     if let Some(summary) = flow.state_data.pending_tls.take() {
-                        self.emit_tls(flow, &summary, Some(version.0), ts, out);
+                        let version = flow.state_data.tls_version;
+                        self.emit_tls(flow, &summary, version, decrypted, ts, out);
                     }
                 }
                 AppEvent::Quic(proto::quic::QuicEvent::ClientHello { version, summary }) => {
@@ -557,6 +581,7 @@ impl Ctx {
         flow: &Flow<FlowData>,
         summary: &proto::tls::TlsSummary,
         negotiated: Option<u16>,
+        decrypted: bool,
         ts: Timestamp,
         out: &mut dyn FnMut(Record),
     ) {
@@ -571,7 +596,7 @@ impl Ctx {
             ja3: summary.ja3.clone(),
             ja3_hash: summary.ja3_hash.clone(),
             ja4: summary.ja4.clone(),
-            decrypted: false,
+            decrypted,
         };
         let common = self.common(flow, ts);
         self.stats.count_record(crate::record::EventType::Tls);

@@ -7,6 +7,7 @@
 //! caller-owned vector. Limits: the probe buffer per direction, and each parser's own.
 //! Must not: see the flow table, sessions or the clock.
 
+pub mod decrypted;
 pub mod dns;
 pub mod http;
 pub mod quic;
@@ -14,6 +15,7 @@ pub mod tls;
 
 pub mod names;
 
+pub use decrypted::{Http2Factory, PlaintextApp, TlsApp, TlsOutcome};
 pub use names::{NameStats, ResolvedNames};
 
 use crate::flow::Direction;
@@ -54,6 +56,13 @@ impl AppProto {
 pub struct Limits {
     pub http: http::Limits,
     pub dns: dns::Limits,
+    /// TLS decryption limits.
+    pub tls: tls::DecryptLimits,
+    /// TLS key log shared by all workers; `None`: no decryption.
+    pub keylog: Option<std::sync::Arc<crate::keylog::KeyLog>>,
+    /// Makes the HTTP/2 layer for decrypted `h2` flows; `None`: their
+    /// plaintext is only counted (`tls_h2_bytes`).
+    pub http2: Option<Http2Factory>,
 }
 
 /// What a parser reported, in the order it happened within one packet.
@@ -84,6 +93,22 @@ pub struct ProtoStats {
     pub http_transactions: u64,
     pub tls_client_hellos: u64,
     pub quic_client_hellos: u64,
+    /// Decryption counters summed over ended TLS flows.
+    pub tls_decrypt: tls::DecryptStats,
+    /// TLS flows with decrypted application data.
+    pub tls_decrypted_flows: u64,
+    /// Decrypted flows whose plaintext is HTTP/1.x.
+    pub tls_http1_flows: u64,
+    /// Decrypted flows whose plaintext is HTTP/2.
+    pub tls_h2_flows: u64,
+    /// HTTP/2 plaintext bytes not parsed (no HTTP/2 layer plugged in).
+    pub tls_h2_bytes: u64,
+    /// Decrypted flows whose plaintext is neither HTTP/1 nor HTTP/2.
+    pub tls_other_flows: u64,
+    /// Plaintext bytes of those flows.
+    pub tls_other_bytes: u64,
+    /// Gauge: ciphertext bytes held by flows waiting for keys.
+    pub tls_held_bytes: u64,
 }
 
 impl ProtoStats {
@@ -106,6 +131,14 @@ impl ProtoStats {
         self.http_transactions += other.http_transactions;
         self.tls_client_hellos += other.tls_client_hellos;
         self.quic_client_hellos += other.quic_client_hellos;
+        self.tls_decrypt.merge(&other.tls_decrypt);
+        self.tls_decrypted_flows += other.tls_decrypted_flows;
+        self.tls_http1_flows += other.tls_http1_flows;
+        self.tls_h2_flows += other.tls_h2_flows;
+        self.tls_h2_bytes += other.tls_h2_bytes;
+        self.tls_other_flows += other.tls_other_flows;
+        self.tls_other_bytes += other.tls_other_bytes;
+        self.tls_held_bytes += other.tls_held_bytes;
     }
 }
 
@@ -173,7 +206,7 @@ enum TcpParser {
     Dns(Box<dns::TcpState>),
     Http(Box<http::HttpFlow>),
     Opaque,
-    Tls(Box<tls::TlsFlow>),
+    Tls(Box<TlsApp>),
     #[default]
     Undecided,
 }
@@ -185,6 +218,8 @@ pub struct TcpApp {
     probe: [ProbeBuf; 2],
     /// Scratch for the HTTP parser's events; keeps its capacity across packets.
     http_events: Vec<http::Event>,
+    /// Packet time of the chunks being fed, microseconds (TLS key waiting).
+    now_micros: i64,
 }
 
 impl TcpApp {
@@ -194,6 +229,19 @@ impl TcpApp {
             TcpParser::Http(_) => AppProto::Http,
             TcpParser::Tls(_) => AppProto::Tls,
             TcpParser::Opaque | TcpParser::Undecided => AppProto::Unknown,
+        }
+    }
+
+    /// Sets the packet time of the chunks fed next (microseconds).
+    pub fn set_time(&mut self, now_micros: i64) {
+        self.now_micros = now_micros;
+    }
+
+    /// The TLS flow's decryption outcome, if this is a TLS flow.
+    pub fn tls_outcome(&self) -> Option<TlsOutcome> {
+        match &self.parser {
+            TcpParser::Tls(t) => Some(t.outcome()),
+            _ => None,
         }
     }
 
@@ -219,7 +267,7 @@ impl TcpApp {
                         h.on_gap(dir, len, &mut self.http_events);
                         drain_http(&mut self.http_events, stats, events);
                     }
-                    TcpParser::Tls(t) => t.on_gap(dir),
+                    TcpParser::Tls(t) => t.on_gap(dir, stats, events),
                     TcpParser::Dns(d) => d.framer_mut(dir).on_gap(),
                     TcpParser::Opaque | TcpParser::Undecided => {}
                 }
@@ -259,8 +307,10 @@ impl TcpApp {
             h.on_close(Direction::ToClient, &mut self.http_events);
             drain_http(&mut self.http_events, stats, events);
         }
-        if let TcpParser::Tls(t) = &self.parser {
-            for anomaly in t.anomalies() {
+        if let TcpParser::Tls(t) = &mut self.parser {
+            t.set_time(self.now_micros);
+            t.on_end(limits, stats, events);
+            for anomaly in t.flow().anomalies() {
                 stats.count("tls", anomaly.as_str());
             }
         }
@@ -286,7 +336,7 @@ impl TcpApp {
                 return;
             }
         }
-        self.feed(dir, rest, stats, events);
+        self.feed(dir, rest, limits, stats, events);
     }
 
     /// Enough bytes to decide before the probe buffer fills?
@@ -332,14 +382,15 @@ impl TcpApp {
         }
         // Replay the probed bytes, client first: a request precedes its response.
         self.probe = [ProbeBuf::default(); 2];
-        self.feed(Direction::ToServer, c, stats, events);
-        self.feed(Direction::ToClient, s, stats, events);
+        self.feed(Direction::ToServer, c, limits, stats, events);
+        self.feed(Direction::ToClient, s, limits, stats, events);
     }
 
     fn feed(
         &mut self,
         dir: Direction,
         data: &[u8],
+        limits: &Limits,
         stats: &mut ProtoStats,
         events: &mut Vec<AppEvent>,
     ) {
@@ -352,9 +403,8 @@ impl TcpApp {
                 drain_http(&mut self.http_events, stats, events);
             }
             TcpParser::Tls(t) => {
-                if let Some(event) = t.on_data(dir, data) {
-                    events.push(AppEvent::Tls(event));
-                }
+                t.set_time(self.now_micros);
+                t.on_data(dir, data, limits, stats, events);
             }
             TcpParser::Dns(d) => {
                 d.framer_mut(dir)
