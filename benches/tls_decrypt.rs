@@ -74,8 +74,7 @@ fn bench(c: &mut Criterion) {
             if tls13 {
                 RecordKeys::tls13(suite, &vec![7; suite.hash.len()]).unwrap()
             } else {
-                RecordKeys::tls12(suite, &[7; 48], &[1; 32], &[2; 32], Direction::ToServer)
-                    .unwrap()
+                RecordKeys::tls12(suite, &[7; 48], &[1; 32], &[2; 32], Direction::ToServer).unwrap()
             }
         };
         let mut tx = make();
@@ -117,14 +116,18 @@ fn bench(c: &mut Criterion) {
             (Label::ClientTrafficSecret0, 3),
             (Label::ServerTrafficSecret0, 4),
         ] {
-            keylog.insert(CLIENT_RANDOM, label, Secret::from_slice(&vec![b; n]).unwrap());
+            keylog.insert(
+                CLIENT_RANDOM,
+                label,
+                Secret::from_slice(&vec![b; n]).unwrap(),
+            );
         }
         let mut s_hs = RecordKeys::tls13(suite, &vec![2; n]).unwrap();
         let mut s_ap = RecordKeys::tls13(suite, &vec![4; n]).unwrap();
         let hello = record(22, &client_hello(code));
         let mut server = record(22, &server_hello(code));
         let mut finished = vec![20, 0, 0, n as u8];
-        finished.extend(std::iter::repeat_n(0, n));
+        finished.resize(4 + n, 0);
         s_hs.seal(22, &finished, &mut server).unwrap();
         for _ in 0..RECORDS {
             s_ap.seal(23, &plaintext, &mut server).unwrap();

@@ -129,7 +129,11 @@ fn truth(cap: &Path, keys: &Path) -> Truth {
     );
     for line in hellos.lines() {
         let cols: Vec<&str> = line.split('\t').collect();
-        let first = |i: usize| cols.get(i).and_then(|c| c.split(',').next()).and_then(parse_num);
+        let first = |i: usize| {
+            cols.get(i)
+                .and_then(|c| c.split(',').next())
+                .and_then(parse_num)
+        };
         let (legacy, suite, selected) = (first(1), first(2), first(3));
         if let (Some(v), Some(s)) = (selected.or(legacy), suite) {
             t.hellos.push((v, s));
@@ -220,7 +224,10 @@ fn leaktap(cap: &Path, keys: &Path) -> Ours {
         let v: serde_json::Value = serde_json::from_str(line).expect("JSON record");
         match v["event_type"].as_str() {
             Some("http") => {
-                let host = v["http"]["host"].as_str().unwrap_or("").to_ascii_lowercase();
+                let host = v["http"]["host"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
                 let uri = v["http"]["uri"].as_str().unwrap_or("");
                 ours.http1.insert(format!("{host} {uri}"));
             }
@@ -236,7 +243,8 @@ fn leaktap(cap: &Path, keys: &Path) -> Ours {
     for line in stderr.lines() {
         let line = line.trim();
         if let Some(rest) = line.strip_prefix("tls_opaque/") {
-            ours.reasons.push(rest.split_whitespace().collect::<Vec<_>>().join(" x"));
+            ours.reasons
+                .push(rest.split_whitespace().collect::<Vec<_>>().join(" x"));
         }
     }
     ours
@@ -247,7 +255,10 @@ fn decrypted_http_matches_tshark_on_keylog_captures() {
     let dir = data_dir();
     let pairs_file = dir.join("PAIRS.tsv");
     let Ok(pairs_text) = std::fs::read_to_string(&pairs_file) else {
-        println!("SKIP: {} is absent; the key log captures are not on this machine", pairs_file.display());
+        println!(
+            "SKIP: {} is absent; the key log captures are not on this machine",
+            pairs_file.display()
+        );
         return;
     };
     if Command::new("tshark")
@@ -268,7 +279,11 @@ fn decrypted_http_matches_tshark_on_keylog_captures() {
             Some((it.next()?.to_string(), it.next()?.to_string()))
         })
         .collect();
-    assert!(pairs.len() > 150, "expected about 193 pairs, found {}", pairs.len());
+    assert!(
+        pairs.len() > 150,
+        "expected about 193 pairs, found {}",
+        pairs.len()
+    );
 
     let results: Vec<(String, Truth, Ours)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..2)
@@ -339,7 +354,9 @@ fn decrypted_http_matches_tshark_on_keylog_captures() {
         let missed: Vec<&String> = truth.http1.difference(&ours.http1).collect();
         let extra: Vec<&String> = ours.http1.difference(&truth.http1).collect();
         if !missed.is_empty() {
-            mismatches.push(format!("{cap}: tshark-only {missed:?}, leaktap-only {extra:?}"));
+            mismatches.push(format!(
+                "{cap}: tshark-only {missed:?}, leaktap-only {extra:?}"
+            ));
         } else if !extra.is_empty() {
             extras.push(format!("{cap}: {extra:?}"));
         }

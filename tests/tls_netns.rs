@@ -98,8 +98,8 @@ impl Lab {
         run(Command::new("ip").args(["netns", "add", &server_ns]))?;
         run(Command::new("ip").args(["netns", "add", &client_ns]))?;
         run(Command::new("ip").args([
-            "link", "add", &va, "netns", &server_ns, "type", "veth", "peer", "name", &vb,
-            "netns", &client_ns,
+            "link", "add", &va, "netns", &server_ns, "type", "veth", "peer", "name", &vb, "netns",
+            &client_ns,
         ]))?;
         for (ns, dev, addr) in [
             (&server_ns, &va, format!("10.200.{subnet}.1/24")),
@@ -201,11 +201,17 @@ fn case(
 
 /// One client run: server with `server_args`, capture, `client` command
 /// (run in the client namespace with SSLKEYLOGFILE), then leaktap.
-fn attempt(name: &str, server_args: &[&str], client: &dyn Fn(&str, &Path) -> Vec<String>) -> Result<(), String> {
+fn attempt(
+    name: &str,
+    server_args: &[&str],
+    client: &dyn Fn(&str, &Path) -> Vec<String>,
+) -> Result<(), String> {
     let mut lab = Lab::new()?;
     let (cert, key) = (lab.path("cert.pem"), lab.path("key.pem"));
     run(Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
         .args(["-subj", "/CN=leaktap.test"])
         .arg("-keyout")
         .arg(&key)
@@ -221,7 +227,10 @@ fn attempt(name: &str, server_args: &[&str], client: &dyn Fn(&str, &Path) -> Vec
     let dev = lab.client_dev.clone();
     lab.spawn_in(
         &client_ns,
-        &["tcpdump", "-Z", "root", "-i", &dev, "-U", "-s", "0", "-w", &cap_s, "tcp", "port", "4433"],
+        &[
+            "tcpdump", "-Z", "root", "-i", &dev, "-U", "-s", "0", "-w", &cap_s, "tcp", "port",
+            "4433",
+        ],
         "tcpdump.log",
     )?;
     let (cert_s, key_s) = (cert.display().to_string(), key.display().to_string());
@@ -251,7 +260,10 @@ fn attempt(name: &str, server_args: &[&str], client: &dyn Fn(&str, &Path) -> Vec
     // tcpdump writes its file header a moment before the first packets are
     // delivered to it; give it that moment.
     std::thread::sleep(Duration::from_millis(700));
-    let url = format!("https://{}:4433/login?tel={PHONE}&from=leaktap", lab.server_ip);
+    let url = format!(
+        "https://{}:4433/login?tel={PHONE}&from=leaktap",
+        lab.server_ip
+    );
     let argv = client(&url, &keys);
     let out = Command::new("ip")
         .args(["netns", "exec", &client_ns, "env"])
@@ -290,7 +302,14 @@ fn attempt(name: &str, server_args: &[&str], client: &dyn Fn(&str, &Path) -> Vec
         return Err(format!("{name}: the client wrote no key log"));
     }
     let out = Command::new(env!("CARGO_BIN_EXE_leaktap"))
-        .args(["analyze", "--format", "jsonl", "--events", "http,tls", "--no-progress"])
+        .args([
+            "analyze",
+            "--format",
+            "jsonl",
+            "--events",
+            "http,tls",
+            "--no-progress",
+        ])
         .arg("--keylog")
         .arg(&keys)
         .arg(&cap)
@@ -327,10 +346,19 @@ fn attempt(name: &str, server_args: &[&str], client: &dyn Fn(&str, &Path) -> Vec
 
 fn curl(tls: &'static [&'static str]) -> impl Fn(&str, &Path) -> Vec<String> {
     move |url: &str, _keys: &Path| {
-        let mut v: Vec<String> = ["curl", "-sS", "-k", "--http1.1", "--max-time", "10", "-o", "/dev/null"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut v: Vec<String> = [
+            "curl",
+            "-sS",
+            "-k",
+            "--http1.1",
+            "--max-time",
+            "10",
+            "-o",
+            "/dev/null",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         v.extend(tls.iter().map(|s| s.to_string()));
         v.push(url.to_string());
         v

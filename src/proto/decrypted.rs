@@ -246,7 +246,7 @@ impl Sink<'_> {
             Choice::Http1 => {
                 self.stats.tls_http1_flows += 1;
                 Inner::App(Box::new(Http1 {
-                    flow: http::HttpFlow::new(self.limits.http.clone()),
+                    flow: http::HttpFlow::new(self.limits.http),
                     scratch: Vec::new(),
                 }))
             }

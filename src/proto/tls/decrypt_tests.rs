@@ -31,7 +31,7 @@ fn server_hello(tls13: bool, suite: u16) -> Vec<u8> {
 fn handshake(msg_type: u8, len: usize) -> Vec<u8> {
     let l = u32::try_from(len).unwrap().to_be_bytes();
     let mut m = vec![msg_type, l[1], l[2], l[3]];
-    m.extend(std::iter::repeat_n(0x5a, len));
+    m.resize(4 + len, 0x5a);
     m
 }
 
@@ -471,4 +471,58 @@ fn tampered_record_stops_the_direction_without_panic() {
     // The first response decrypts; the damaged second one does not.
     assert_eq!(sink.plain[1], RESPONSE);
     assert_eq!(flow.decrypt_stats().failures, 1);
+}
+
+/// Tiny xorshift generator so the property test needs no dependency.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn mutated_streams_with_keys_never_panic() {
+    let conns = [tls13(0x1301), tls13(0x1303), tls12(0xc02f), tls12(0xcca8)];
+    let logs: Vec<KeyLog> = conns.iter().map(keylog_with).collect();
+    let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+    for round in 0..400 {
+        let i = round % conns.len();
+        let mut client = conns[i].client.clone();
+        let mut server = conns[i].server.clone();
+        for _ in 0..(rng.next() % 6 + 1) {
+            let target = if rng.next() % 2 == 0 {
+                &mut client
+            } else {
+                &mut server
+            };
+            let at = (rng.next() as usize) % target.len();
+            target[at] = rng.next() as u8;
+        }
+        let cut = (rng.next() as usize) % (server.len() + 1);
+        server.truncate(cut);
+        let conn = Conn {
+            client,
+            server,
+            secrets: Vec::new(),
+        };
+        let step = (rng.next() % 300 + 1) as usize;
+        let mut flow = TlsFlow::default();
+        let mut sink = Collect::default();
+        let limits = DecryptLimits::default();
+        let mut held = run(&conn, Some(&logs[i]), &limits, step, &mut flow, &mut sink);
+        let mut ctx = DecryptCtx {
+            keylog: Some(&logs[i]),
+            limits: &limits,
+            now_micros: 0,
+            held_bytes: &mut held,
+        };
+        flow.on_end(&mut ctx, &mut sink);
+        assert_eq!(held, 0);
+        assert_eq!(sink.outcomes().len(), 1, "exactly one outcome per flow");
+    }
 }
