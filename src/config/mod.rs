@@ -413,6 +413,25 @@ mod tests {
     }
 
     #[test]
+    fn tls_keys_apply_and_validate() {
+        let rt = parse(
+            "[tls]\nkeylog_max_entries = 10\nhold_bytes = 4096\nhold_secs = 5\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(rt.tls_keylog_max_entries, 10);
+        assert_eq!(rt.proto.tls.max_hold_bytes, 4096);
+        assert_eq!(rt.proto.tls.max_hold_secs, 5);
+        let err = parse("[tls]\nhold_memcap_bytes = 10\n", Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "t.toml: key tls.hold_bytes: must not exceed tls.hold_memcap_bytes"
+        );
+    }
+
+    #[test]
     fn errors_name_the_line_or_key() {
         let err = parse("[flow]\nmax_flow = 10\n", Path::new("lt.toml"))
             .unwrap_err()
