@@ -13,6 +13,7 @@
 //! - [`decode`]: borrowed views of link, tunnel, IP and TCP/UDP headers; IP defragmentation.
 //! - [`flow`]: the bidirectional flow table, orientation, timeouts, Community ID.
 //! - [`reassembly`]: per-direction TCP stream reassembly with gap and overlap policy.
+//! - [`keylog`]: TLS key logs (SSLKEYLOGFILE) and TLS 1.2/1.3 record decryption.
 //! - [`proto`]: protocol probing and the HTTP/1.x, DNS, TLS and QUIC parsers.
 //! - [`session`]: test sessions (device, app, consent timeline) and their files.
 //! - [`detect`]: PI and SDK signatures, field extraction, multi-pattern matching, the
@@ -40,6 +41,7 @@ pub mod detect;
 pub mod finding;
 pub mod evidence;
 pub mod flow;
+pub mod keylog;
 pub mod output;
 pub mod pi;
 pub mod pipeline;

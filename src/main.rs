@@ -191,6 +191,10 @@ struct AnalyzeArgs {
     /// into this binary. Example: --signatures /etc/leaktap/signatures
     #[arg(long, value_name = "DIR")]
     signatures: Option<PathBuf>,
+    /// TLS key log (NSS SSLKEYLOGFILE format) used to decrypt TLS 1.2/1.3;
+    /// repeat for several files. Example: --keylog phone3-keys.log
+    #[arg(long = "keylog", value_name = "FILE")]
+    keylogs: Vec<PathBuf>,
 
     /// Do not show a progress bar even when standard error is a terminal.
     #[arg(long)]
@@ -317,6 +321,20 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let mut settings = runtime.pipeline_settings();
     settings.events = events;
     settings.signatures = signatures;
+    if !args.keylogs.is_empty() {
+        let keylog = leaktap::keylog::KeyLog::new(runtime.tls_keylog_max_entries);
+        for path in &args.keylogs {
+            match keylog.load_file(path) {
+                Ok(report) => {
+                    if report.bad > 0 || report.stored == 0 {
+                        eprintln!("leaktap: key log {report}");
+                    }
+                }
+                Err(err) => return bad_input(err),
+            }
+        }
+        settings.proto.keylog = Some(Arc::new(keylog));
+    }
     let names = Arc::new(ResolvedNames::new(
         runtime.dns_names_max_entries,
         runtime.dns_names_lifetime_secs,

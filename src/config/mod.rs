@@ -60,6 +60,7 @@ pub struct Raw {
     pub detect: RawDetect,
     #[serde(default)]
     pub findings: RawFindings,
+    pub tls: RawTls,
 }
 
 /// `[decode]`: link layers, tunnels and IP fragments.
@@ -229,6 +230,22 @@ pub struct RawStore {
 }
 
 
+/// `[tls]`: TLS decryption with key logs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// Client randoms kept in the key store; the oldest is evicted beyond it.
+    pub keylog_max_entries: Option<usize>,
+    /// Ciphertext bytes one flow holds while its keys are missing.
+    pub hold_bytes: Option<usize>,
+    /// Ciphertext bytes one worker holds for all flows waiting for keys.
+    pub hold_memcap_bytes: Option<u64>,
+    /// Seconds (packet time) a flow waits for its keys.
+    pub hold_secs: Option<u64>,
+    /// Undecryptable records skipped (0-RTT) before a direction gives up.
+    pub max_skipped_records: Option<u32>,
+}
+
 /// The validated configuration.
 #[derive(Clone, Debug)]
 pub struct Runtime {
@@ -247,6 +264,8 @@ pub struct Runtime {
     pub findings_ip_country_csv: Option<PathBuf>,
     /// `findings.rules_file`, if set.
     pub findings_rules_file: Option<PathBuf>,
+    /// `tls.keylog_max_entries`.
+    pub tls_keylog_max_entries: usize,
 }
 
 impl Default for Runtime {
@@ -411,6 +430,30 @@ impl Runtime {
         if let Some(v) = raw.dns.max_answers {
             proto.dns.max_answers = v;
         }
+        let t = &raw.tls;
+        let tls_keylog_max_entries = match t.keylog_max_entries {
+            Some(0) => return Err(invalid("tls.keylog_max_entries", "must be at least 1")),
+            Some(v) => v,
+            None => crate::keylog::DEFAULT_MAX_ENTRIES,
+        };
+        if let Some(v) = t.hold_bytes {
+            proto.tls.max_hold_bytes = v;
+        }
+        if let Some(v) = t.hold_memcap_bytes {
+            proto.tls.hold_memcap_bytes = v;
+        }
+        if (proto.tls.max_hold_bytes as u64) > proto.tls.hold_memcap_bytes {
+            return Err(invalid(
+                "tls.hold_bytes",
+                "must not exceed tls.hold_memcap_bytes",
+            ));
+        }
+        if let Some(v) = t.hold_secs {
+            proto.tls.max_hold_secs = v;
+        }
+        if let Some(v) = t.max_skipped_records {
+            proto.tls.max_skipped_records = v;
+        }
         let dns_names_max_entries = raw
             .dns
             .names_max_entries
@@ -508,6 +551,7 @@ impl Runtime {
             findings,
             findings_ip_country_csv: raw.findings.ip_country_csv,
             findings_rules_file: raw.findings.rules_file,
+            tls_keylog_max_entries,
         })
     }
 
@@ -633,6 +677,25 @@ mod tests {
         assert_eq!(rt.reassembly.depth_bytes, 4096);
         assert_eq!(Runtime::default().reassembly.depth_bytes, 1 << 20);
         assert_eq!(Runtime::default().reassembly.memcap_bytes, 256 << 20);
+    }
+
+    #[test]
+    fn tls_keys_apply_and_validate() {
+        let rt = parse(
+            "[tls]\nkeylog_max_entries = 10\nhold_bytes = 4096\nhold_secs = 5\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(rt.tls_keylog_max_entries, 10);
+        assert_eq!(rt.proto.tls.max_hold_bytes, 4096);
+        assert_eq!(rt.proto.tls.max_hold_secs, 5);
+        let err = parse("[tls]\nhold_memcap_bytes = 10\n", Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "t.toml: key tls.hold_bytes: must not exceed tls.hold_memcap_bytes"
+        );
     }
 
     #[test]

@@ -105,6 +105,28 @@ impl fmt::Display for Summary {
             "协议 protocols:        http requests {}, tls client hellos {}, quic client hellos {}, dns messages {}",
             s.proto.http_requests, s.proto.tls_client_hellos, s.proto.quic_client_hellos, s.proto.dns_messages
         )?;
+        if s.proto.flows_tls > 0 {
+            let d = &s.proto.tls_decrypt;
+            writeln!(
+                f,
+                "解密 decrypted:        {} tls flows ({} http/1, {} http/2 pending {} bytes, {} other), {} plaintext bytes",
+                s.proto.tls_decrypted_flows,
+                s.proto.tls_http1_flows,
+                s.proto.tls_h2_flows,
+                s.proto.tls_h2_bytes,
+                s.proto.tls_other_flows,
+                d.plaintext_bytes_to_server + d.plaintext_bytes_to_client
+            )?;
+            let o = &s.opaque;
+            writeln!(
+                f,
+                "不透明 opaque:         {} flows, {} bytes",
+                o.total.flows, o.total.bytes
+            )?;
+            for (name, c) in o.top(5) {
+                writeln!(f, "  {name:<38} {} flows, {} bytes", c.flows, c.bytes)?;
+            }
+        }
         let records: Vec<String> = EventType::ALL
             .iter()
             .filter(|t| s.records_of(**t) > 0)

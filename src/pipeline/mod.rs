@@ -9,8 +9,10 @@
 //! escape — every problem is counted and the loop goes on.
 
 mod detection;
+pub mod opaque;
 mod stats;
 
+pub use opaque::OpaqueStats;
 pub use stats::PipelineStats;
 
 use std::sync::Arc;
@@ -90,8 +92,10 @@ pub struct FlowData {
     session: Option<SessionMatch>,
     http_host: Option<String>,
     sni: Option<String>,
-    /// A ClientHello whose record waits for the ServerHello's negotiated version.
+    /// A ClientHello whose record waits for the decryption outcome.
     pending_tls: Option<Box<proto::tls::TlsSummary>>,
+    /// Version the ServerHello negotiated.
+    tls_version: Option<u16>,
     anomalies: Vec<&'static str>,
     /// Raw-scan state of an unparsed protocol's client bytes.
     raw: Option<Box<detection::RawState>>,
@@ -124,6 +128,7 @@ impl FlowData {
             http_host: None,
             sni: None,
             pending_tls: None,
+            tls_version: None,
             anomalies: Vec::new(),
             raw: None,
         }
@@ -307,6 +312,7 @@ impl Inner {
                 let limits = &settings.proto;
                 let pstats = &mut stats.proto;
                 let raw = &mut data.raw;
+                app.set_time(ts.as_micros());
                 let (this, other) = split_streams(&mut data.streams, dir);
                 this.on_segment(
                     &segment,
@@ -393,6 +399,7 @@ impl Inner {
             } = ctx;
             let data = &mut flow.state_data;
             if let App::Tcp(app) = &mut data.app {
+                app.set_time(ts.as_micros());
                 let limits = &settings.proto;
                 let pstats = &mut stats.proto;
                 for dir in [Direction::ToServer, Direction::ToClient] {
@@ -401,6 +408,18 @@ impl Inner {
                     });
                 }
                 app.on_flow_end(server_port, limits, pstats, events);
+                if let Some(outcome) = app.tls_outcome() {
+                    let opaque = !outcome.decrypted
+                        && outcome.opaque_reason
+                            != Some(proto::tls::OpaqueReason::NoApplicationData);
+                    if opaque {
+                        let destination = match &data.sni {
+                            Some(sni) => sni.clone(),
+                            None => flow.server.to_string(),
+                        };
+                        stats.opaque.add(&destination, outcome.app_bytes);
+                    }
+                }
             }
             if let App::Udp(app) = &mut data.app {
                 app.on_flow_end(&mut stats.proto, events);
@@ -413,7 +432,8 @@ impl Inner {
         let ctx = &mut self.ctx;
         ctx.handle_events(&mut flow, &mut self.events, ts, out);
         if let Some(summary) = flow.state_data.pending_tls.take() {
-            ctx.emit_tls(&flow, &summary, None, ts, out);
+            let version = flow.state_data.tls_version;
+            ctx.emit_tls(&flow, &summary, version, false, ts, out);
         }
         for kind in reassembly::AnomalyKind::ALL {
             if flow
@@ -497,12 +517,16 @@ impl Ctx {
                         self.sdk_contact(flow, sni, "tls_sni", ts, out);
                     }
                     if let Some(previous) = flow.state_data.pending_tls.replace(summary) {
-                        self.emit_tls(flow, &previous, None, ts, out);
+                        self.emit_tls(flow, &previous, None, false, ts, out);
                     }
                 }
                 AppEvent::Tls(proto::tls::TlsEvent::ServerHello { version, .. }) => {
+                    flow.state_data.tls_version = Some(version.0);
+                }
+                AppEvent::Tls(proto::tls::TlsEvent::Decryption { decrypted, .. }) => {
                     if let Some(summary) = flow.state_data.pending_tls.take() {
-                        self.emit_tls(flow, &summary, Some(version.0), ts, out);
+                        let version = flow.state_data.tls_version;
+                        self.emit_tls(flow, &summary, version, decrypted, ts, out);
                     }
                 }
                 AppEvent::Quic(proto::quic::QuicEvent::ClientHello { version, summary }) => {
@@ -601,6 +625,7 @@ impl Ctx {
         flow: &Flow<FlowData>,
         summary: &proto::tls::TlsSummary,
         negotiated: Option<u16>,
+        decrypted: bool,
         ts: Timestamp,
         out: &mut dyn FnMut(Record),
     ) {
@@ -615,7 +640,7 @@ impl Ctx {
             ja3: summary.ja3.clone(),
             ja3_hash: summary.ja3_hash.clone(),
             ja4: summary.ja4.clone(),
-            decrypted: false,
+            decrypted,
         };
         let common = self.common(flow, ts);
         self.stats.count_record(crate::record::EventType::Tls);

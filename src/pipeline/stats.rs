@@ -27,6 +27,8 @@ pub struct PipelineStats {
     pub detect: crate::detect::DetectStats,
     /// Records emitted, indexed like [`EventType::ALL`].
     pub records: [u64; EventType::ALL.len()],
+    /// TLS flows not decrypted, per destination.
+    pub opaque: super::opaque::OpaqueStats,
 }
 
 impl PipelineStats {

@@ -7,6 +7,7 @@
 //! caller-owned vector. Limits: the probe buffer per direction, and each parser's own.
 //! Must not: see the flow table, sessions or the clock.
 
+pub mod decrypted;
 pub mod dns;
 pub mod http;
 pub mod quic;
@@ -15,6 +16,7 @@ pub mod tls;
 
 pub mod names;
 
+pub use decrypted::{Http2Factory, PlaintextApp, TlsApp, TlsOutcome};
 pub use names::{NameStats, ResolvedNames};
 
 use crate::flow::Direction;
@@ -55,6 +57,13 @@ impl AppProto {
 pub struct Limits {
     pub http: http::Limits,
     pub dns: dns::Limits,
+    /// TLS decryption limits.
+    pub tls: tls::DecryptLimits,
+    /// TLS key log shared by all workers; `None`: no decryption.
+    pub keylog: Option<std::sync::Arc<crate::keylog::KeyLog>>,
+    /// Makes the HTTP/2 layer for decrypted `h2` flows; `None`: their
+    /// plaintext is only counted (`tls_h2_bytes`).
+    pub http2: Option<Http2Factory>,
 }
 
 /// What a parser reported, in the order it happened within one packet.
@@ -88,6 +97,22 @@ pub struct ProtoStats {
     pub flows_socks: u64,
     /// HTTP connections that switched to a tunnel (CONNECT, Upgrade).
     pub tunnels: u64,
+    /// Decryption counters summed over ended TLS flows.
+    pub tls_decrypt: tls::DecryptStats,
+    /// TLS flows with decrypted application data.
+    pub tls_decrypted_flows: u64,
+    /// Decrypted flows whose plaintext is HTTP/1.x.
+    pub tls_http1_flows: u64,
+    /// Decrypted flows whose plaintext is HTTP/2.
+    pub tls_h2_flows: u64,
+    /// HTTP/2 plaintext bytes not parsed (no HTTP/2 layer plugged in).
+    pub tls_h2_bytes: u64,
+    /// Decrypted flows whose plaintext is neither HTTP/1 nor HTTP/2.
+    pub tls_other_flows: u64,
+    /// Plaintext bytes of those flows.
+    pub tls_other_bytes: u64,
+    /// Gauge: ciphertext bytes held by flows waiting for keys.
+    pub tls_held_bytes: u64,
 }
 
 impl ProtoStats {
@@ -112,6 +137,14 @@ impl ProtoStats {
         self.quic_client_hellos += other.quic_client_hellos;
         self.flows_socks += other.flows_socks;
         self.tunnels += other.tunnels;
+        self.tls_decrypt.merge(&other.tls_decrypt);
+        self.tls_decrypted_flows += other.tls_decrypted_flows;
+        self.tls_http1_flows += other.tls_http1_flows;
+        self.tls_h2_flows += other.tls_h2_flows;
+        self.tls_h2_bytes += other.tls_h2_bytes;
+        self.tls_other_flows += other.tls_other_flows;
+        self.tls_other_bytes += other.tls_other_bytes;
+        self.tls_held_bytes += other.tls_held_bytes;
     }
 }
 
@@ -190,7 +223,7 @@ enum TcpParser {
     Opaque,
     /// A SOCKS proxy handshake; what follows it goes to the inner app.
     Socks(Box<socks::SocksState>, Box<TcpApp>),
-    Tls(Box<tls::TlsFlow>),
+    Tls(Box<TlsApp>),
     /// After an HTTP CONNECT or Upgrade: the tunneled bytes, probed afresh.
     Tunnel(Box<TcpApp>),
     #[default]
@@ -206,6 +239,8 @@ pub struct TcpApp {
     http_events: Vec<http::Event>,
     /// Tunnels nested inside this one (a CONNECT inside SOCKS, ...), for the depth limit.
     depth: u8,
+    /// Packet time of the chunks being fed, microseconds (TLS key waiting).
+    now_micros: i64,
 }
 
 /// Tunnels inside tunnels are followed this deep; deeper bytes stay opaque.
@@ -245,6 +280,23 @@ impl TcpApp {
     /// The protocol is not decided yet (bytes wait in the probe buffers).
     pub fn is_undecided(&self) -> bool {
         matches!(self.parser, TcpParser::Undecided)
+    }
+
+    /// Sets the packet time of the chunks fed next (microseconds).
+    pub fn set_time(&mut self, now_micros: i64) {
+        self.now_micros = now_micros;
+        if let TcpParser::Socks(_, inner) | TcpParser::Tunnel(inner) = &mut self.parser {
+            inner.set_time(now_micros);
+        }
+    }
+
+    /// The TLS flow's decryption outcome, if this is a TLS flow.
+    pub fn tls_outcome(&self) -> Option<TlsOutcome> {
+        match &self.parser {
+            TcpParser::Tls(t) => Some(t.outcome()),
+            TcpParser::Socks(_, inner) | TcpParser::Tunnel(inner) => inner.tls_outcome(),
+            _ => None,
+        }
     }
 
     /// Feeds one reassembled chunk of direction `dir`.
@@ -296,7 +348,7 @@ impl TcpApp {
                         h.on_gap(dir, len, &mut self.http_events);
                         let _ = drain_http(&mut self.http_events, cx.stats, cx.events);
                     }
-                    TcpParser::Tls(t) => t.on_gap(dir),
+                    TcpParser::Tls(t) => t.on_gap(dir, cx.stats, cx.events),
                     TcpParser::Dns(d) => d.framer_mut(dir).on_gap(),
                     TcpParser::Tunnel(inner) => inner.chunk(dir, Chunk::Gap(len), cx),
                     // A hole in a proxy handshake loses the framing for good.
@@ -333,7 +385,9 @@ impl TcpApp {
                 let _ = drain_http(&mut self.http_events, cx.stats, cx.events);
             }
             TcpParser::Tls(t) => {
-                for anomaly in t.anomalies() {
+                t.set_time(self.now_micros);
+                t.on_end(cx.limits, cx.stats, cx.events);
+                for anomaly in t.flow().anomalies() {
                     cx.stats.count("tls", anomaly.as_str());
                 }
             }
@@ -417,6 +471,7 @@ impl TcpApp {
                     // CONNECT accepted or protocol switched: both directions now carry
                     // another protocol; probe it like a new connection.
                     let mut inner = TcpApp::nested(self.depth + 1);
+                    inner.now_micros = self.now_micros;
                     if self.depth >= MAX_TUNNEL_DEPTH {
                         inner.parser = TcpParser::Opaque;
                     }
@@ -428,9 +483,8 @@ impl TcpApp {
                 }
             }
             TcpParser::Tls(t) => {
-                if let Some(event) = t.on_data(dir, data) {
-                    cx.events.push(AppEvent::Tls(event));
-                }
+                t.set_time(self.now_micros);
+                t.on_data(dir, data, cx.limits, cx.stats, cx.events);
             }
             TcpParser::Dns(d) => {
                 let (stats, events) = (&mut *cx.stats, &mut *cx.events);

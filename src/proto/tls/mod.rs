@@ -18,9 +18,16 @@
 //! length and the number of ALPN values copied into a summary. Each hit is
 //! counted in [`TlsStats`].
 //!
-//! Must not: decrypt (that is `keylog`'s job), allocate per record, or panic on
-//! any input. Malformed bytes make the affected direction give up, counted.
+//! Decryption ([`decrypt`]): given a key log, protected records are
+//! collected whole, opened with `keylog`'s record keys, and their
+//! application data goes to a [`TlsSink`] per direction in order; without
+//! keys they are held within limits and retried when keys arrive.
+//!
+//! Must not: implement cryptography (that is `keylog`'s), allocate per record
+//! (record buffers are reused), or panic on any input. Malformed bytes make
+//! the affected direction give up, counted.
 
+pub mod decrypt;
 pub mod fingerprint;
 pub mod parser;
 pub mod state;
@@ -31,6 +38,9 @@ pub use parser::{
     AlpnIter, CipherSuite, ClientHello, ContentType, Extension, ExtensionIter, ExtensionType,
     HandshakeHeader, HandshakeType, ProtocolVersion, RecordHeader, ServerHello, U16List,
     U16ListIter,
+};
+pub use decrypt::{
+    DecryptCtx, DecryptLimits, DecryptStats, OpaqueReason, Status as DecryptStatus, TlsSink,
 };
 pub use state::{TlsEvent, TlsFlow, TlsSummary};
 

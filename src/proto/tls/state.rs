@@ -14,6 +14,9 @@ use super::parser::{
     CipherSuite, ClientHello, ContentType, HandshakeHeader, HandshakeType, ProtocolVersion,
     RecordHeader,
 };
+use super::decrypt::{
+    DecryptCtx, DecryptLimits, DecryptStats, FlowDecrypt, OpaqueReason, Status, TlsSink,
+};
 use super::{Limits, TlsAnomaly, TlsStats};
 use crate::flow::Direction;
 
@@ -101,6 +104,15 @@ pub enum TlsEvent {
         /// Selected cipher suite.
         cipher_suite: CipherSuite,
     },
+    /// Once per flow: whether application data was decrypted (sent at the
+    /// first decrypted application record) or why the flow stays opaque
+    /// (sent when that is certain, at the latest when the flow ends).
+    Decryption {
+        /// Some application data was decrypted.
+        decrypted: bool,
+        /// Why not, when `decrypted` is false.
+        reason: Option<OpaqueReason>,
+    },
 }
 
 /// Processing mode of one direction.
@@ -124,6 +136,9 @@ struct DirState {
     body_remaining: usize,
     handshake: Vec<u8>,
     opaque_bytes: u64,
+    /// A plaintext ChangeCipherSpec was seen: later records are protected
+    /// (TLS 1.2).
+    ccs_seen: bool,
 }
 
 /// Flow-wide state both directions update.
@@ -133,6 +148,7 @@ struct Shared {
     negotiated: Option<(ProtocolVersion, CipherSuite)>,
     anomalies: u8,
     stats: TlsStats,
+    dec: FlowDecrypt,
 }
 
 impl Shared {
@@ -161,6 +177,7 @@ impl DirState {
             body_remaining: 0,
             handshake: Vec::new(),
             opaque_bytes: 0,
+            ccs_seen: false,
         }
     }
 
@@ -178,9 +195,15 @@ impl DirState {
         }
     }
 
-    /// Frames records in `input`; see [`TlsFlow::on_data`].
-    fn on_data(&mut self, dir: Direction, sh: &mut Shared, mut input: &[u8]) -> Option<TlsEvent> {
-        let mut event = None;
+    /// Frames records in `input`; see [`TlsFlow::on_data_decrypting`].
+    fn on_data(
+        &mut self,
+        dir: Direction,
+        sh: &mut Shared,
+        mut input: &[u8],
+        ctx: &mut DecryptCtx<'_>,
+        sink: &mut dyn TlsSink,
+    ) {
         while !input.is_empty() && self.mode != Mode::Closed {
             if self.body_remaining == 0 {
                 // Collect the 5-byte record header, possibly across calls.
@@ -200,6 +223,16 @@ impl DirState {
                         self.body_type = h.content_type;
                         self.body_remaining = usize::from(h.length);
                         sh.stats.records += 1;
+                        let protected = sh.dec.begin_record(
+                            dir,
+                            &self.header,
+                            h.content_type,
+                            self.ccs_seen,
+                            sh.negotiated.map(|n| n.0),
+                        );
+                        if h.content_type == ContentType::CHANGE_CIPHER_SPEC && !protected {
+                            self.ccs_seen = true;
+                        }
                     }
                     Err(_) => {
                         self.set_mode(Mode::Closed);
@@ -213,6 +246,7 @@ impl DirState {
             let (chunk, tail) = input.split_at(n);
             input = tail;
             self.body_remaining -= n;
+            sh.dec.push_body(dir, chunk);
             match self.body_type {
                 ContentType::APPLICATION_DATA => {
                     self.opaque_bytes += n as u64;
@@ -226,14 +260,27 @@ impl DirState {
                 // After ChangeCipherSpec handshake records are encrypted.
                 ContentType::CHANGE_CIPHER_SPEC => self.leave_handshake(),
                 ContentType::HANDSHAKE if self.mode == Mode::Handshake => {
-                    if let Some(ev) = self.push_handshake(dir, sh, chunk) {
-                        event = Some(ev);
+                    match self.push_handshake(dir, sh, chunk) {
+                        Some(TlsEvent::ServerHello {
+                            version,
+                            cipher_suite,
+                        }) => {
+                            sink.event(TlsEvent::ServerHello {
+                                version,
+                                cipher_suite,
+                            });
+                            sh.dec.on_server_hello(version, cipher_suite, ctx, sink);
+                        }
+                        Some(ev) => sink.event(ev),
+                        None => {}
                     }
                 }
                 _ => {}
             }
+            if self.body_remaining == 0 {
+                sh.dec.end_record(dir, sh.negotiated, ctx, sink);
+            }
         }
-        event
     }
 
     /// Appends handshake record bytes and processes every complete message.
@@ -294,6 +341,7 @@ fn handle_message(dir: Direction, sh: &mut Shared, msg_type: HandshakeType, msg:
             }
             match parse_client_hello(msg) {
                 Ok(ch) => {
+                    sh.dec.client_random = Some(*ch.random);
                     let summary = TlsSummary::from_client_hello(&ch, Transport::Tcp, &sh.limits);
                     sh.stats.client_hellos += 1;
                     sh.stats.sni_truncated += u64::from(summary.sni_truncated);
@@ -327,6 +375,7 @@ fn handle_message(dir: Direction, sh: &mut Shared, msg_type: HandshakeType, msg:
                     Outcome::Skip
                 }
                 Ok(hello) => {
+                    sh.dec.server_random = Some(*hello.random);
                     let version = hello.negotiated_version();
                     let cipher_suite = hello.cipher_suite;
                     sh.negotiated = Some((version, cipher_suite));
@@ -366,6 +415,7 @@ impl TlsFlow {
                 negotiated: None,
                 anomalies: 0,
                 stats: TlsStats::default(),
+                dec: FlowDecrypt::new(),
             },
         }
     }
@@ -404,22 +454,74 @@ impl TlsFlow {
     }
 
     /// Reassembly lost bytes in `dir`: record framing cannot be recovered, so
-    /// that direction stops.
+    /// that direction stops (framing and decryption).
     pub fn on_gap(&mut self, dir: Direction) {
         self.shared.stats.gaps += 1;
         self.shared.note(TlsAnomaly::Gap);
         self.dir_mut(dir).set_mode(Mode::Closed);
+        self.shared.dec.on_gap(dir);
     }
 
-    /// Feeds the next in-order bytes of `dir`, any chunk size. Returns the
-    /// hello event this chunk completed, if any: at most one per direction
-    /// per flow, so at most one per call.
+    /// Feeds the next in-order bytes of `dir`, any chunk size, without
+    /// decryption. Returns the hello event this chunk completed, if any: at
+    /// most one per direction per flow, so at most one per call.
     pub fn on_data(&mut self, dir: Direction, data: &[u8]) -> Option<TlsEvent> {
+        let limits = DecryptLimits::default();
+        let mut held = 0;
+        let mut ctx = DecryptCtx {
+            keylog: None,
+            limits: &limits,
+            now_micros: 0,
+            held_bytes: &mut held,
+        };
+        let mut sink = HelloOnly(None);
+        self.on_data_decrypting(dir, data, &mut ctx, &mut sink);
+        sink.0
+    }
+
+    /// Feeds the next in-order bytes of `dir`, any chunk size, decrypting
+    /// protected records when `ctx` has a key log with this connection's
+    /// keys. Hello and decryption events and application-data plaintext go
+    /// to `sink`, plaintext per direction in stream order.
+    pub fn on_data_decrypting(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        ctx: &mut DecryptCtx<'_>,
+        sink: &mut dyn TlsSink,
+    ) {
         let (d, sh) = match dir {
             Direction::ToServer => (&mut self.to_server, &mut self.shared),
             Direction::ToClient => (&mut self.to_client, &mut self.shared),
         };
-        d.on_data(dir, sh, data)
+        d.on_data(dir, sh, data, ctx, sink);
+    }
+
+    /// The flow ended: a last look for keys of held records, the decryption
+    /// outcome if not yet reported, and buffers released.
+    pub fn on_end(&mut self, ctx: &mut DecryptCtx<'_>, sink: &mut dyn TlsSink) {
+        let negotiated = self.shared.negotiated;
+        self.shared.dec.on_end(negotiated, ctx, sink);
+    }
+
+    /// Whether any application data was decrypted.
+    pub fn is_decrypted(&self) -> bool {
+        self.shared.dec.app_data_decrypted()
+    }
+
+    /// Why the flow's application data stayed opaque, once that is known.
+    pub fn opaque_reason(&self) -> Option<OpaqueReason> {
+        self.shared.dec.opaque_reason()
+    }
+
+    /// Decryption state of the flow.
+    pub fn decrypt_status(&self) -> Status {
+        self.shared.dec.status()
+    }
+
+    /// Decryption counters of this flow.
+    pub fn decrypt_stats(&self) -> &DecryptStats {
+        &self.shared.dec.stats
     }
 
     fn dir(&self, dir: Direction) -> &DirState {
@@ -435,6 +537,23 @@ impl TlsFlow {
             Direction::ToClient => &mut self.to_client,
         }
     }
+}
+
+/// Keeps the first hello event; drops plaintext (there is none without keys).
+struct HelloOnly(Option<TlsEvent>);
+
+impl TlsSink for HelloOnly {
+    fn event(&mut self, event: TlsEvent) {
+        if matches!(
+            event,
+            TlsEvent::ClientHello(_) | TlsEvent::ServerHello { .. }
+        ) && self.0.is_none()
+        {
+            self.0 = Some(event);
+        }
+    }
+
+    fn plaintext(&mut self, _dir: Direction, _data: &[u8]) {}
 }
 
 impl Default for TlsFlow {
