@@ -9,6 +9,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod http2;
 pub mod quic;
 pub mod tls;
 
@@ -53,6 +54,8 @@ impl AppProto {
 #[derive(Clone, Debug, Default)]
 pub struct Limits {
     pub http: http::Limits,
+    /// HTTP/2 limits; its `http` part carries the same values as `http` above.
+    pub http2: http2::Limits,
     pub dns: dns::Limits,
 }
 
@@ -75,6 +78,8 @@ pub struct ProtoStats {
     /// key is allocated once, the first time a kind occurs.
     pub anomalies: std::collections::BTreeMap<(&'static str, &'static str), u64>,
     pub flows_http: u64,
+    /// Flows that started with the HTTP/2 client preface (h2c with prior knowledge).
+    pub flows_http2: u64,
     pub flows_tls: u64,
     pub flows_dns_tcp: u64,
     pub flows_unknown: u64,
@@ -97,6 +102,7 @@ impl ProtoStats {
             *self.anomalies.entry(*key).or_insert(0) += count;
         }
         self.flows_http += other.flows_http;
+        self.flows_http2 += other.flows_http2;
         self.flows_tls += other.flows_tls;
         self.flows_dns_tcp += other.flows_dns_tcp;
         self.flows_unknown += other.flows_unknown;
@@ -118,6 +124,23 @@ fn drain_http(
     for event in http_events.drain(..) {
         if let http::Event::Anomaly(kind) = &event {
             stats.count("http", kind.as_str());
+        }
+        events.push(AppEvent::Http(event));
+    }
+}
+
+/// Moves the HTTP/2 observer's events into the flow's event list, counting anomalies under
+/// the `http2` protocol label (shared HTTP kinds and HTTP/2 kinds alike).
+fn drain_http2(
+    http_events: &mut Vec<http::Event>,
+    stats: &mut ProtoStats,
+    events: &mut Vec<AppEvent>,
+) {
+    for event in http_events.drain(..) {
+        match &event {
+            http::Event::Anomaly(kind) => stats.count("http2", kind.as_str()),
+            http::Event::Http2Anomaly(kind) => stats.count("http2", kind.as_str()),
+            _ => {}
         }
         events.push(AppEvent::Http(event));
     }
@@ -172,6 +195,7 @@ impl ProbeBuf {
 enum TcpParser {
     Dns(Box<dns::TcpState>),
     Http(Box<http::HttpFlow>),
+    Http2(Box<http2::Http2Flow>),
     Opaque,
     Tls(Box<tls::TlsFlow>),
     #[default]
@@ -192,6 +216,7 @@ impl TcpApp {
         match self.parser {
             TcpParser::Dns(_) => AppProto::Dns,
             TcpParser::Http(_) => AppProto::Http,
+            TcpParser::Http2(_) => AppProto::Http2,
             TcpParser::Tls(_) => AppProto::Tls,
             TcpParser::Opaque | TcpParser::Undecided => AppProto::Unknown,
         }
@@ -219,6 +244,10 @@ impl TcpApp {
                         h.on_gap(dir, len, &mut self.http_events);
                         drain_http(&mut self.http_events, stats, events);
                     }
+                    TcpParser::Http2(h) => {
+                        h.on_gap(dir, len, &mut self.http_events);
+                        drain_http2(&mut self.http_events, stats, events);
+                    }
                     TcpParser::Tls(t) => t.on_gap(dir),
                     TcpParser::Dns(d) => d.framer_mut(dir).on_gap(),
                     TcpParser::Opaque | TcpParser::Undecided => {}
@@ -231,6 +260,10 @@ impl TcpApp {
                 if let TcpParser::Http(h) = &mut self.parser {
                     h.on_close(dir, &mut self.http_events);
                     drain_http(&mut self.http_events, stats, events);
+                }
+                if let TcpParser::Http2(h) = &mut self.parser {
+                    h.on_close(dir, &mut self.http_events);
+                    drain_http2(&mut self.http_events, stats, events);
                 }
             }
         }
@@ -258,6 +291,11 @@ impl TcpApp {
             h.on_close(Direction::ToServer, &mut self.http_events);
             h.on_close(Direction::ToClient, &mut self.http_events);
             drain_http(&mut self.http_events, stats, events);
+        }
+        if let TcpParser::Http2(h) = &mut self.parser {
+            h.on_close(Direction::ToServer, &mut self.http_events);
+            h.on_close(Direction::ToClient, &mut self.http_events);
+            drain_http2(&mut self.http_events, stats, events);
         }
         if let TcpParser::Tls(t) = &self.parser {
             for anomaly in t.anomalies() {
@@ -309,7 +347,11 @@ impl TcpApp {
         let server = self.probe[Direction::ToClient.index()];
         let c = client.as_slice();
         let s = server.as_slice();
-        self.parser = if http::probe_request(c) || (c.is_empty() && http::probe_response(s)) {
+        self.parser = if http2::probe(c) {
+            // Checked first: the preface is shaped like an HTTP/1 request line (RFC 9113 §3.4).
+            stats.flows_http2 += 1;
+            TcpParser::Http2(Box::new(http2::Http2Flow::new(limits.http2)))
+        } else if http::probe_request(c) || (c.is_empty() && http::probe_response(s)) {
             stats.flows_http += 1;
             TcpParser::Http(Box::new(http::HttpFlow::new(limits.http.clone())))
         } else if tls::probe(c) {
@@ -350,6 +392,10 @@ impl TcpApp {
             TcpParser::Http(h) => {
                 h.on_data(dir, data, &mut self.http_events);
                 drain_http(&mut self.http_events, stats, events);
+            }
+            TcpParser::Http2(h) => {
+                h.on_data(dir, data, &mut self.http_events);
+                drain_http2(&mut self.http_events, stats, events);
             }
             TcpParser::Tls(t) => {
                 if let Some(event) = t.on_data(dir, data) {
