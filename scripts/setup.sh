@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what leaktap needs to build, run its demo and pass its tests on Debian 12,
 # when it is missing: libpcap (build), tshark and tcpdump (tests compare against them),
-# iproute2 and curl (live tests). Safe to run again; does nothing when all is present.
+# iproute2, curl and nghttp2-server/-client (live tests, h2c). Safe to run again; does
+# nothing when all is present.
 set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libpcap-dev pkg-config tshark tcpdump iproute2 curl; do
+for pkg in libpcap-dev pkg-config tshark tcpdump iproute2 curl nghttp2-server nghttp2-client; do
     have_pkg "$pkg" || need+=("$pkg")
 done
 
