@@ -115,6 +115,8 @@ pub struct RawHttp {
 pub struct RawHttp2 {
     /// Streams tracked at once per connection; at the limit the oldest is emitted and dropped.
     pub max_streams: Option<usize>,
+    /// Request bodies kept and decoded at once per connection; more are counted, not kept.
+    pub max_body_streams: Option<usize>,
     /// Bytes of one encoded header block (HEADERS plus CONTINUATION frames) buffered.
     pub max_header_block_bytes: Option<usize>,
     /// Largest HPACK dynamic table kept per direction (at least 4096).
@@ -310,6 +312,12 @@ impl Runtime {
             }
             proto.http2.max_streams = v;
         }
+        if let Some(v) = h2.max_body_streams {
+            if v == 0 {
+                return Err(invalid("http2.max_body_streams", "must be at least 1"));
+            }
+            proto.http2.max_body_streams = v;
+        }
         if let Some(v) = h2.max_header_block_bytes {
             if v < 1024 {
                 return Err(invalid("http2.max_header_block_bytes", "must be at least 1024"));
@@ -407,11 +415,12 @@ mod tests {
     #[test]
     fn http2_keys_apply_and_share_http_limits() {
         let rt = parse(
-            "[http]\nmax_headers = 50\n[http2]\nmax_streams = 8\nmax_header_block_bytes = 4096\nmax_hpack_table_bytes = 8192\n",
+            "[http]\nmax_headers = 50\n[http2]\nmax_streams = 8\nmax_body_streams = 2\nmax_header_block_bytes = 4096\nmax_hpack_table_bytes = 8192\n",
             Path::new("t.toml"),
         )
         .unwrap();
         assert_eq!(rt.proto.http2.max_streams, 8);
+        assert_eq!(rt.proto.http2.max_body_streams, 2);
         assert_eq!(rt.proto.http2.max_header_block_bytes, 4096);
         assert_eq!(rt.proto.http2.max_hpack_table_bytes, 8192);
         assert_eq!(rt.proto.http2.http.max_headers, 50);

@@ -37,8 +37,9 @@
 //! Limits: see [`Limits`]; each limit has a `DEFAULT_*` constant with its reason and an
 //! anomaly kind that is counted when it is hit. Memory per connection is bounded by two
 //! dynamic tables (`max_hpack_table_bytes` each), two header block buffers
-//! (`max_header_block_bytes` each), `max_streams` open streams each holding one request head
-//! and one body decoder, and a control frame buffer of [`DEFAULT_MAX_CONTROL_FRAME_BYTES`].
+//! (`max_header_block_bytes` each), `max_streams` open streams each holding one request head,
+//! `max_body_streams` body decoders with their kept bodies, and a control frame buffer of
+//! [`DEFAULT_MAX_CONTROL_FRAME_BYTES`].
 //! DATA payloads are streamed, never buffered whole, so SETTINGS_MAX_FRAME_SIZE up to
 //! 2^24-1 costs nothing.
 //!
@@ -68,6 +69,12 @@ use crate::proto::http;
 /// stands and dropped (`stream_overflow`). Servers advertise SETTINGS_MAX_CONCURRENT_STREAMS
 /// of 100 to 256; apps rarely have more than a few dozen requests in flight.
 pub const DEFAULT_MAX_STREAMS: usize = 256;
+/// Streams whose request body is kept and decoded at once per connection. A request body
+/// beyond it is counted but not kept (`body_streams_cap`; the request is emitted with
+/// `body_truncated`). Each kept body holds up to `http.max_body_bytes` plus a decoder (a
+/// brotli window can reach 16 MiB), so this, not `max_streams`, bounds body memory per
+/// connection; apps rarely upload more than a few bodies at once.
+pub const DEFAULT_MAX_BODY_STREAMS: usize = 8;
 /// Bytes of one header block (HEADERS or PUSH_PROMISE plus CONTINUATION frames) buffered for
 /// decoding. A larger block cannot be decoded, so its direction stops (`header_block_cap`).
 /// Encoded blocks are a fraction of the decoded list that servers accept (nginx 32 KiB);
@@ -92,6 +99,8 @@ pub struct Limits {
     pub http: http::Limits,
     /// See [`DEFAULT_MAX_STREAMS`].
     pub max_streams: usize,
+    /// See [`DEFAULT_MAX_BODY_STREAMS`].
+    pub max_body_streams: usize,
     /// See [`DEFAULT_MAX_HEADER_BLOCK_BYTES`].
     pub max_header_block_bytes: usize,
     /// See [`DEFAULT_MAX_HPACK_TABLE_BYTES`]. At least 4096 (RFC 7541 §4.2: the initial
@@ -104,6 +113,7 @@ impl Default for Limits {
         Limits {
             http: http::Limits::default(),
             max_streams: DEFAULT_MAX_STREAMS,
+            max_body_streams: DEFAULT_MAX_BODY_STREAMS,
             max_header_block_bytes: DEFAULT_MAX_HEADER_BLOCK_BYTES,
             max_hpack_table_bytes: DEFAULT_MAX_HPACK_TABLE_BYTES,
         }
@@ -115,6 +125,9 @@ impl Default for Limits {
 /// [`http::AnomalyKind`]s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AnomalyKind {
+    /// A request body started while `max_body_streams` bodies were in progress; it was
+    /// counted, not kept.
+    BodyStreamsCap,
     /// A CONTINUATION frame without an open header block, on another stream, or another frame
     /// inside a header block (RFC 9113 §6.10); the block is lost, the direction stopped.
     ContinuationInvalid,
@@ -157,9 +170,10 @@ pub enum AnomalyKind {
 
 impl AnomalyKind {
     /// Number of kinds, for counter arrays.
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 15;
     /// Every kind, in declaration order (index = `self as usize`).
     pub const ALL: [AnomalyKind; Self::COUNT] = [
+        AnomalyKind::BodyStreamsCap,
         AnomalyKind::ContinuationInvalid,
         AnomalyKind::FrameInvalid,
         AnomalyKind::FrameTooLarge,
@@ -179,6 +193,7 @@ impl AnomalyKind {
     /// Stable snake_case label for metrics.
     pub fn as_str(self) -> &'static str {
         match self {
+            AnomalyKind::BodyStreamsCap => "body_streams_cap",
             AnomalyKind::ContinuationInvalid => "continuation_invalid",
             AnomalyKind::FrameInvalid => "frame_invalid",
             AnomalyKind::FrameTooLarge => "frame_too_large",

@@ -135,6 +135,9 @@ struct Stream {
     request: Option<Box<Request>>,
     /// Body decoder, present while the request has a body in progress.
     sink: Option<BodySink>,
+    /// Body bytes counted but not kept, when the request had a body but no decoder was
+    /// allowed (`max_body_streams`).
+    unkept: Option<u64>,
     /// Header fields and bytes counted so far (trailers continue the caps).
     header_count: usize,
     header_bytes: usize,
@@ -243,6 +246,10 @@ impl Conn {
         };
         let mut anomaly = None;
         match s.sink.take() {
+            None if s.unkept.is_some() => {
+                req.body_wire_len = s.unkept.unwrap_or(0);
+                req.body_truncated = true;
+            }
             Some(sink) => {
                 let (outcome, a) = sink.finish();
                 anomaly = a;
@@ -337,7 +344,13 @@ impl Conn {
             websocket_upgrade: websocket,
             expect_continue,
         };
+        let bodies = self.streams.iter().filter(|s| s.sink.is_some()).count();
+        let mut unkept = None;
         let sink = if end_stream {
+            None
+        } else if bodies >= self.limits.max_body_streams {
+            self.anomaly(AnomalyKind::BodyStreamsCap, ev);
+            unkept = Some(0);
             None
         } else {
             let (sink, anomaly) = BodySink::new(&request.content_encoding, &self.limits.http);
@@ -359,6 +372,7 @@ impl Conn {
             id,
             request: Some(Box::new(request)),
             sink,
+            unkept,
             header_count,
             header_bytes,
             websocket,
@@ -437,10 +451,16 @@ impl Conn {
         let mut anomaly = None;
         if let Some(s) = self.streams.get_mut(idx) {
             match dir {
-                Direction::ToServer => match (&s.request, s.sink.as_mut()) {
-                    (Some(_), Some(sink)) => {
+                Direction::ToServer => match (&s.request, s.sink.as_mut(), s.unkept.as_mut()) {
+                    (Some(_), Some(sink), _) => {
                         anomaly = sink.push(bytes);
                         s.tx.request_body_len = sink.wire_len();
+                        self.stats.request_body_bytes =
+                            self.stats.request_body_bytes.saturating_add(n);
+                    }
+                    (Some(_), None, Some(unkept)) => {
+                        *unkept = unkept.saturating_add(n);
+                        s.tx.request_body_len = *unkept;
                         self.stats.request_body_bytes =
                             self.stats.request_body_bytes.saturating_add(n);
                     }
@@ -474,6 +494,9 @@ impl Conn {
                     if let Some(sink) = s.sink.as_mut() {
                         sink.gap(n);
                         s.tx.request_body_len = sink.wire_len();
+                    } else if let Some(unkept) = s.unkept.as_mut() {
+                        *unkept = unkept.saturating_add(n);
+                        s.tx.request_body_len = *unkept;
                     }
                 }
                 Direction::ToClient => {

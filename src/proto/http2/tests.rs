@@ -1116,3 +1116,37 @@ fn random_input_never_panics() {
         }
     }
 }
+
+#[test]
+fn body_streams_cap_counts_without_keeping() {
+    let mut enc = Encoder::new();
+    let mut c = client_start();
+    for id in [1u32, 3] {
+        c.extend(frame(
+            FrameType::HEADERS,
+            END_HEADERS,
+            id,
+            &block(
+                &mut enc,
+                &[(":method", "POST"), (":path", &format!("/b{id}"))],
+            ),
+        ));
+    }
+    c.extend(frame(FrameType::DATA, END_STREAM, 3, b"not kept"));
+    c.extend(frame(FrameType::DATA, END_STREAM, 1, b"kept"));
+    let limits = Limits {
+        max_body_streams: 1,
+        ..Limits::default()
+    };
+    let (_, ev) = run_with(limits, &[(ToServer, c)], 3);
+    assert_eq!(h2_anomalies(&ev), vec![AnomalyKind::BodyStreamsCap]);
+    let reqs = requests(&ev);
+    assert_eq!(reqs[0].uri, "/b3");
+    assert_eq!(reqs[0].body, b"");
+    assert_eq!(reqs[0].body_wire_len, 8);
+    assert!(reqs[0].body_truncated);
+    assert_eq!(reqs[1].body, b"kept");
+    assert!(!reqs[1].body_truncated);
+    let tx = transactions(&ev).into_iter().find(|t| t.uri == "/b3").unwrap();
+    assert_eq!(tx.request_body_len, 8);
+}
