@@ -13,7 +13,7 @@
 //! - [`decode`]: borrowed views of link, tunnel, IP and TCP/UDP headers; IP defragmentation.
 //! - [`flow`]: the bidirectional flow table, orientation, timeouts, Community ID.
 //! - [`reassembly`]: per-direction TCP stream reassembly with gap and overlap policy.
-//! - [`proto`]: protocol probing and the HTTP/1.x, DNS, TLS and QUIC parsers.
+//! - [`proto`]: protocol probing and the HTTP/1.x, HTTP/2, DNS, TLS and QUIC parsers.
 //! - [`session`]: test sessions (device, app, consent timeline) and their files.
 //! - [`pi`]: PI type ids, categories and identifier validators.
 //! - [`record`]: the record schema, canonical JSON and the hash chain.
