@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what leaktap needs to build, run its demo and pass its tests on Debian 12,
 # when it is missing: libpcap (build), tshark and tcpdump (tests compare against them),
-# iproute2 and curl (live tests), chromium and a CJK font (the report test opens the HTML
-# report in headless Chromium and keeps a screenshot). Safe to run again; does nothing
+# iproute2, curl and nghttp2-server/-client (live tests, h2c), chromium and a CJK font (the
+# report test opens the HTML report in headless Chromium). Safe to run again; does nothing
 # when all is present.
 set -euo pipefail
 
@@ -11,7 +11,7 @@ set -euo pipefail
 profile="${1:-test}"
 packages=(libpcap-dev pkg-config)
 if [ "$profile" = "test" ]; then
-    packages+=(tshark tcpdump iproute2 curl bc time chromium fonts-noto-cjk)
+    packages+=(tshark tcpdump iproute2 curl bc time chromium fonts-noto-cjk nghttp2-server nghttp2-client openssl)
 fi
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }

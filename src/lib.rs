@@ -14,7 +14,7 @@
 //! - [`flow`]: the bidirectional flow table, orientation, timeouts, Community ID.
 //! - [`reassembly`]: per-direction TCP stream reassembly with gap and overlap policy.
 //! - [`keylog`]: TLS key logs (SSLKEYLOGFILE) and TLS 1.2/1.3 record decryption.
-//! - [`proto`]: protocol probing and the HTTP/1.x, DNS, TLS and QUIC parsers.
+//! - [`proto`]: protocol probing and the HTTP/1.x, HTTP/2, DNS, TLS and QUIC parsers.
 //! - [`session`]: test sessions (device, app, consent timeline) and their files.
 //! - [`detect`]: PI and SDK signatures, field extraction, multi-pattern matching, the
 //!   per-worker detector and host → SDK attribution.

@@ -51,6 +51,8 @@ pub struct Raw {
     #[serde(default)]
     pub http: RawHttp,
     #[serde(default)]
+    pub http2: RawHttp2,
+    #[serde(default)]
     pub dns: RawDns,
     #[serde(default)]
     pub evidence: RawEvidence,
@@ -118,6 +120,20 @@ pub struct RawHttp {
     pub max_body_bytes: Option<usize>,
     /// Decompressed/compressed size ratio beyond which decoding stops (zip bombs).
     pub max_decompress_ratio: Option<u64>,
+}
+
+/// `[http2]`: HTTP/2 parsing (header and body limits come from `[http]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp2 {
+    /// Streams tracked at once per connection; at the limit the oldest is emitted and dropped.
+    pub max_streams: Option<usize>,
+    /// Request bodies kept and decoded at once per connection; more are counted, not kept.
+    pub max_body_streams: Option<usize>,
+    /// Bytes of one encoded header block (HEADERS plus CONTINUATION frames) buffered.
+    pub max_header_block_bytes: Option<usize>,
+    /// Largest HPACK dynamic table kept per direction (at least 4096).
+    pub max_hpack_table_bytes: Option<usize>,
 }
 
 /// `[dns]`: DNS parsing and the resolved-name table.
@@ -427,6 +443,35 @@ impl Runtime {
             }
             proto.http.max_decompress_ratio = v;
         }
+        proto.http2.http = proto.http;
+        let h2 = &raw.http2;
+        if let Some(v) = h2.max_streams {
+            if v == 0 {
+                return Err(invalid("http2.max_streams", "must be at least 1"));
+            }
+            proto.http2.max_streams = v;
+        }
+        if let Some(v) = h2.max_body_streams {
+            if v == 0 {
+                return Err(invalid("http2.max_body_streams", "must be at least 1"));
+            }
+            proto.http2.max_body_streams = v;
+        }
+        if let Some(v) = h2.max_header_block_bytes {
+            if v < 1024 {
+                return Err(invalid("http2.max_header_block_bytes", "must be at least 1024"));
+            }
+            proto.http2.max_header_block_bytes = v;
+        }
+        if let Some(v) = h2.max_hpack_table_bytes {
+            if v < 4096 {
+                return Err(invalid(
+                    "http2.max_hpack_table_bytes",
+                    "must be at least 4096 (RFC 7541 §4.2)",
+                ));
+            }
+            proto.http2.max_hpack_table_bytes = v;
+        }
         if let Some(v) = raw.dns.max_answers {
             proto.dns.max_answers = v;
         }
@@ -696,6 +741,24 @@ mod tests {
             err,
             "t.toml: key tls.hold_bytes: must not exceed tls.hold_memcap_bytes"
         );
+    }
+
+    #[test]
+    fn http2_keys_apply_and_share_http_limits() {
+        let rt = parse(
+            "[http]\nmax_headers = 50\n[http2]\nmax_streams = 8\nmax_body_streams = 2\nmax_header_block_bytes = 4096\nmax_hpack_table_bytes = 8192\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(rt.proto.http2.max_streams, 8);
+        assert_eq!(rt.proto.http2.max_body_streams, 2);
+        assert_eq!(rt.proto.http2.max_header_block_bytes, 4096);
+        assert_eq!(rt.proto.http2.max_hpack_table_bytes, 8192);
+        assert_eq!(rt.proto.http2.http.max_headers, 50);
+        let err = parse("[http2]\nmax_hpack_table_bytes = 100\n", Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http2.max_hpack_table_bytes"), "{err}");
     }
 
     #[test]

@@ -495,6 +495,7 @@ impl Ctx {
                             request_body_len: tx.request_body_len,
                             response_body_len: tx.response_body_len,
                             websocket: tx.websocket,
+                            http2: tx.http2,
                         };
                         let mut common = self.common(flow, ts);
                         if tx.host.is_some() {
@@ -505,6 +506,9 @@ impl Ctx {
                     }
                 }
                 AppEvent::Http(proto::http::Event::Anomaly(kind)) => {
+                    flow.state_data.note_anomaly(kind.as_str())
+                }
+                AppEvent::Http(proto::http::Event::Http2Anomaly(kind)) => {
                     flow.state_data.note_anomaly(kind.as_str())
                 }
                 AppEvent::Http(_) => {}

@@ -25,7 +25,7 @@ use std::fmt;
 
 use crate::flow::Direction;
 
-use super::{drain_http, http, tls, AppEvent, Limits, ProtoStats};
+use super::{drain_http, drain_http2, http, http2, tls, AppEvent, Limits, ProtoStats};
 
 /// Plaintext bytes a direction may hold before the inner protocol is
 /// decided. The decision needs the client's first 24 bytes; servers that
@@ -52,8 +52,29 @@ pub trait PlaintextApp: fmt::Debug + Send {
     fn on_close(&mut self, dir: Direction, stats: &mut ProtoStats, events: &mut Vec<AppEvent>);
 }
 
-/// Makes the HTTP/2 [`PlaintextApp`] of one flow.
-pub type Http2Factory = fn(&Limits) -> Box<dyn PlaintextApp>;
+/// The HTTP/2 layer as a [`PlaintextApp`] (ALPN `h2` after decryption).
+#[derive(Debug)]
+struct Http2 {
+    flow: http2::Http2Flow,
+    scratch: Vec<http::Event>,
+}
+
+impl PlaintextApp for Http2 {
+    fn on_data(&mut self, dir: Direction, data: &[u8], stats: &mut ProtoStats, events: &mut Vec<AppEvent>) {
+        self.flow.on_data(dir, data, &mut self.scratch);
+        drain_http2(&mut self.scratch, stats, events);
+    }
+
+    fn on_gap(&mut self, dir: Direction, stats: &mut ProtoStats, events: &mut Vec<AppEvent>) {
+        self.flow.on_gap(dir, 0, &mut self.scratch);
+        drain_http2(&mut self.scratch, stats, events);
+    }
+
+    fn on_close(&mut self, dir: Direction, stats: &mut ProtoStats, events: &mut Vec<AppEvent>) {
+        self.flow.on_close(dir, &mut self.scratch);
+        drain_http2(&mut self.scratch, stats, events);
+    }
+}
 
 /// The HTTP/1 parser as a [`PlaintextApp`].
 #[derive(Debug)]
@@ -89,8 +110,6 @@ impl PlaintextApp for Http1 {
 /// The plaintext protocol of a decrypted flow.
 #[derive(Debug, Default)]
 enum Inner {
-    /// HTTP/2 without a plugged-in layer: bytes are counted.
-    Http2Pending,
     /// A [`PlaintextApp`]: HTTP/1 or the plugged-in HTTP/2.
     App(Box<dyn PlaintextApp>),
     /// Not HTTP: bytes are counted.
@@ -252,10 +271,10 @@ impl Sink<'_> {
             }
             Choice::Http2 => {
                 self.stats.tls_h2_flows += 1;
-                match self.limits.http2 {
-                    Some(make) => Inner::App(make(self.limits)),
-                    None => Inner::Http2Pending,
-                }
+                Inner::App(Box::new(Http2 {
+                    flow: http2::Http2Flow::new(self.limits.http2.clone()),
+                    scratch: Vec::new(),
+                }))
             }
             Choice::Other => {
                 self.stats.tls_other_flows += 1;
@@ -273,7 +292,6 @@ impl Sink<'_> {
     fn route(&mut self, dir: Direction, data: &[u8]) {
         match self.inner {
             Inner::App(app) => app.on_data(dir, data, self.stats, self.events),
-            Inner::Http2Pending => self.stats.tls_h2_bytes += data.len() as u64,
             Inner::Other => self.stats.tls_other_bytes += data.len() as u64,
             Inner::Undecided => {}
         }

@@ -10,13 +10,14 @@
 pub mod decrypted;
 pub mod dns;
 pub mod http;
+pub mod http2;
 pub mod quic;
 pub mod socks;
 pub mod tls;
 
 pub mod names;
 
-pub use decrypted::{Http2Factory, PlaintextApp, TlsApp, TlsOutcome};
+pub use decrypted::{PlaintextApp, TlsApp, TlsOutcome};
 pub use names::{NameStats, ResolvedNames};
 
 use crate::flow::Direction;
@@ -56,14 +57,13 @@ impl AppProto {
 #[derive(Clone, Debug, Default)]
 pub struct Limits {
     pub http: http::Limits,
+    /// HTTP/2 limits; its `http` part carries the same values as `http` above.
+    pub http2: http2::Limits,
     pub dns: dns::Limits,
     /// TLS decryption limits.
     pub tls: tls::DecryptLimits,
     /// TLS key log shared by all workers; `None`: no decryption.
     pub keylog: Option<std::sync::Arc<crate::keylog::KeyLog>>,
-    /// Makes the HTTP/2 layer for decrypted `h2` flows; `None`: their
-    /// plaintext is only counted (`tls_h2_bytes`).
-    pub http2: Option<Http2Factory>,
 }
 
 /// What a parser reported, in the order it happened within one packet.
@@ -85,6 +85,8 @@ pub struct ProtoStats {
     /// key is allocated once, the first time a kind occurs.
     pub anomalies: std::collections::BTreeMap<(&'static str, &'static str), u64>,
     pub flows_http: u64,
+    /// Flows that started with the HTTP/2 client preface (h2c with prior knowledge).
+    pub flows_http2: u64,
     pub flows_tls: u64,
     pub flows_dns_tcp: u64,
     pub flows_unknown: u64,
@@ -126,6 +128,7 @@ impl ProtoStats {
             *self.anomalies.entry(*key).or_insert(0) += count;
         }
         self.flows_http += other.flows_http;
+        self.flows_http2 += other.flows_http2;
         self.flows_tls += other.flows_tls;
         self.flows_dns_tcp += other.flows_dns_tcp;
         self.flows_unknown += other.flows_unknown;
@@ -169,6 +172,23 @@ fn drain_http(
         }
     }
     tunnels
+}
+
+/// Moves the HTTP/2 observer's events into the flow's event list, counting anomalies under
+/// the `http2` protocol label (shared HTTP kinds and HTTP/2 kinds alike).
+pub(crate) fn drain_http2(
+    http_events: &mut Vec<http::Event>,
+    stats: &mut ProtoStats,
+    events: &mut Vec<AppEvent>,
+) {
+    for event in http_events.drain(..) {
+        match &event {
+            http::Event::Anomaly(kind) => stats.count("http2", kind.as_str()),
+            http::Event::Http2Anomaly(kind) => stats.count("http2", kind.as_str()),
+            _ => {}
+        }
+        events.push(AppEvent::Http(event));
+    }
 }
 
 /// Parses one DNS message, counting its anomalies or its error.
@@ -220,6 +240,7 @@ impl ProbeBuf {
 enum TcpParser {
     Dns(Box<dns::TcpState>),
     Http(Box<http::HttpFlow>),
+    Http2(Box<http2::Http2Flow>),
     Opaque,
     /// A SOCKS proxy handshake; what follows it goes to the inner app.
     Socks(Box<socks::SocksState>, Box<TcpApp>),
@@ -266,6 +287,7 @@ impl TcpApp {
         match &self.parser {
             TcpParser::Dns(_) => AppProto::Dns,
             TcpParser::Http(_) => AppProto::Http,
+            TcpParser::Http2(_) => AppProto::Http2,
             TcpParser::Tls(_) => AppProto::Tls,
             TcpParser::Socks(_, inner) | TcpParser::Tunnel(inner) => inner.app_proto(),
             TcpParser::Opaque | TcpParser::Undecided => AppProto::Unknown,
@@ -348,6 +370,10 @@ impl TcpApp {
                         h.on_gap(dir, len, &mut self.http_events);
                         let _ = drain_http(&mut self.http_events, cx.stats, cx.events);
                     }
+                    TcpParser::Http2(h) => {
+                        h.on_gap(dir, len, &mut self.http_events);
+                        drain_http2(&mut self.http_events, cx.stats, cx.events);
+                    }
                     TcpParser::Tls(t) => t.on_gap(dir, cx.stats, cx.events),
                     TcpParser::Dns(d) => d.framer_mut(dir).on_gap(),
                     TcpParser::Tunnel(inner) => inner.chunk(dir, Chunk::Gap(len), cx),
@@ -364,6 +390,10 @@ impl TcpApp {
                     TcpParser::Http(h) => {
                         h.on_close(dir, &mut self.http_events);
                         let _ = drain_http(&mut self.http_events, cx.stats, cx.events);
+                    }
+                    TcpParser::Http2(h) => {
+                        h.on_close(dir, &mut self.http_events);
+                        drain_http2(&mut self.http_events, cx.stats, cx.events);
                     }
                     TcpParser::Tunnel(inner) | TcpParser::Socks(_, inner) => {
                         inner.chunk(dir, chunk, cx)
@@ -383,6 +413,11 @@ impl TcpApp {
                 h.on_close(Direction::ToServer, &mut self.http_events);
                 h.on_close(Direction::ToClient, &mut self.http_events);
                 let _ = drain_http(&mut self.http_events, cx.stats, cx.events);
+            }
+            TcpParser::Http2(h) => {
+                h.on_close(Direction::ToServer, &mut self.http_events);
+                h.on_close(Direction::ToClient, &mut self.http_events);
+                drain_http2(&mut self.http_events, cx.stats, cx.events);
             }
             TcpParser::Tls(t) => {
                 t.set_time(self.now_micros);
@@ -428,7 +463,11 @@ impl TcpApp {
         } else {
             None
         };
-        self.parser = if http::probe_request(c) || (c.is_empty() && http::probe_response(s)) {
+        self.parser = if http2::probe(c) {
+            // Checked first: the preface is shaped like an HTTP/1 request line (RFC 9113 §3.4).
+            cx.stats.flows_http2 += 1;
+            TcpParser::Http2(Box::new(http2::Http2Flow::new(cx.limits.http2.clone())))
+        } else if http::probe_request(c) || (c.is_empty() && http::probe_response(s)) {
             cx.stats.flows_http += 1;
             TcpParser::Http(Box::new(http::HttpFlow::new(cx.limits.http.clone())))
         } else if tls::probe(c) {
@@ -481,6 +520,10 @@ impl TcpApp {
                     }
                     self.parser = TcpParser::Tunnel(Box::new(inner));
                 }
+            }
+            TcpParser::Http2(h) => {
+                h.on_data(dir, data, &mut self.http_events);
+                drain_http2(&mut self.http_events, cx.stats, cx.events);
             }
             TcpParser::Tls(t) => {
                 t.set_time(self.now_micros);

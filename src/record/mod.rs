@@ -124,6 +124,9 @@ pub struct HttpFields {
     /// The connection switched to WebSocket after this exchange.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub websocket: bool,
+    /// The exchange was an HTTP/2 stream (h2c, or decrypted TLS with ALPN h2).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub http2: bool,
 }
 
 /// One DNS answer as reported.

@@ -38,14 +38,18 @@ pub enum BodyKind {
     Text,
 }
 
-/// A complete HTTP/1.x request; see [`super::Event::Request`].
+/// [`Request::version`] of a request received over HTTP/2 (RFC 9113).
+pub const VERSION_HTTP2: u8 = 2;
+
+/// A complete HTTP/1.x or HTTP/2 request; see [`super::Event::Request`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
     /// Method token, case as sent.
     pub method: String,
     /// Raw request-target (origin-, absolute-, authority- or asterisk-form, RFC 9112 §3.2).
     pub uri: String,
-    /// Minor version of `HTTP/1.x`.
+    /// HTTP version: the minor version of `HTTP/1.x` (0 or 1), or [`VERSION_HTTP2`] for a
+    /// request that came over HTTP/2 (no HTTP/1.2 exists, so the values cannot collide).
     pub version: u8,
     /// Header fields in order, at most `max_headers` and `max_header_bytes`.
     pub headers: Vec<Header>,
@@ -75,6 +79,11 @@ pub struct Request {
 }
 
 impl Request {
+    /// Whether the request came over HTTP/2.
+    pub fn is_http2(&self) -> bool {
+        self.version == VERSION_HTTP2
+    }
+
     /// Value of the first field named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers
@@ -178,6 +187,8 @@ pub struct Transaction {
     pub websocket: bool,
     /// A capture gap damaged the request or the response.
     pub gap: bool,
+    /// The exchange was an HTTP/2 stream (RFC 9113).
+    pub http2: bool,
 }
 
 #[cfg(test)]

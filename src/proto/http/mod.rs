@@ -32,7 +32,7 @@ pub mod parser;
 pub mod state;
 
 pub use body::Coding;
-pub use message::{BodyKind, Cookies, Header, Request, Transaction};
+pub use message::{BodyKind, Cookies, Header, Request, Transaction, VERSION_HTTP2};
 pub use parser::{probe_request, probe_response};
 pub use state::HttpFlow;
 
@@ -121,8 +121,12 @@ impl TunnelKind {
 /// Output of [`HttpFlow`]; the caller passes in a `Vec` and clears it between calls.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// A counted problem; the same count is in [`Stats::anomalies`].
+    /// A counted problem; the same count is in [`Stats::anomalies`] (or, from the HTTP/2
+    /// observer, in `http2::Stats::http_anomalies`).
     Anomaly(AnomalyKind),
+    /// A counted HTTP/2 framing, HPACK or stream problem, from [`crate::proto::http2`]; the
+    /// same count is in `http2::Stats::anomalies`.
+    Http2Anomaly(crate::proto::http2::AnomalyKind),
     /// A complete request (head and body). The caller stamps it with the time of the
     /// packet whose bytes completed it.
     Request(Box<Request>),
