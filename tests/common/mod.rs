@@ -34,7 +34,7 @@ use leaktap::synth::traffic::{self, RrType};
 use leaktap::synth::Endpoint;
 
 /// Flip to `true` once the detection engine emits `pi_leak` / `sdk_contact` records.
-pub const REAL_DETECTION: bool = false;
+pub const REAL_DETECTION: bool = true;
 
 /// 2026-03-02T09:00:00Z in microseconds: the sessions' `app_launched`.
 pub const T0: i64 = 1_772_442_000_000_000;
