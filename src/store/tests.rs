@@ -316,6 +316,9 @@ fn seal_hook_adds_derived_records_to_the_chain_and_findings_table() {
                 severity: "high".into(),
                 regulation: vec!["PIPL Art. 13".into()],
                 refs: vec![record.seq],
+                pi_type: Some("imei".into()),
+                destination: Some("ulogs.umeng.com".into()),
+                count: 1,
             });
             finding.event_type = finding.body.event_type();
             out.push(PendingRecord::new(finding));
