@@ -62,6 +62,7 @@ pub struct Raw {
     pub detect: RawDetect,
     #[serde(default)]
     pub findings: RawFindings,
+    #[serde(default)]
     pub tls: RawTls,
 }
 
