@@ -318,18 +318,27 @@ fn attempt(
     let stdout = String::from_utf8_lossy(&out.stdout);
     let mut decrypted_tls = false;
     let mut found = None;
+    let mut leak_decrypted = false;
     for line in stdout.lines() {
         let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
         match v["event_type"].as_str() {
             Some("tls") => decrypted_tls |= v["tls"]["decrypted"].as_bool() == Some(true),
             Some("http") => {
                 let uri = v["http"]["uri"].as_str().unwrap_or("");
-                if uri.contains(PHONE) {
+                // Records mask the number (138****5678); the pi_leak check below names it.
+                if uri.contains(&leaktap::record::mask(PHONE)) {
                     found = Some((uri.to_string(), v["tls"].is_null(), v["app_proto"].clone()));
                 }
             }
+            Some("pi_leak") => {
+                let phone = v["pi"].as_array().into_iter().flatten().any(|p| p["type"] == "phone_number");
+                leak_decrypted |= phone && v["tls"]["decrypted"].as_bool() == Some(true);
+            }
             _ => {}
         }
+    }
+    if !leak_decrypted {
+        return Err(format!("no pi_leak with the phone number inside decrypted TLS; leaktap said:\n{stdout}"));
     }
     let Some((uri, _, app_proto)) = found else {
         return Err(format!(

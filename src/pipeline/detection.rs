@@ -19,7 +19,7 @@ use crate::capture::Timestamp;
 use crate::detect::{self, Detector, PiHit, SignatureSet};
 use crate::flow::Flow;
 use crate::proto::http::Request;
-use crate::record::{Body, EventType, HttpRef, PiLeakFields, Record, SdkContactFields};
+use crate::record::{Body, EventType, HttpRef, PiLeakFields, TlsRef, Record, SdkContactFields};
 
 /// Bytes of a raw stream kept from the previous chunk so that a value split across two
 /// segments is still seen whole; longer than any identifier pattern except email.
@@ -222,7 +222,13 @@ impl Ctx {
             };
             let host = request.host.as_deref().map(|h| bare_host(h).to_string());
             let common = self.common_with_host(flow, ts, host);
-            self.emit_leak(common, Some(http), &hits, &set, ts, out);
+            // An HTTP request inside a TLS flow was decrypted with the lab's keys.
+            let tls = (common.app_proto == crate::proto::AppProto::Tls).then(|| TlsRef {
+                sni: flow.state_data.sni.clone(),
+                version: flow.state_data.tls_version.map(|v| crate::proto::tls::version_name(v).to_string()),
+                decrypted: true,
+            });
+            self.emit_leak(common, Some(http), tls, &hits, &set, ts, out);
         }
         hits.clear();
         self.detect.hits = hits;
@@ -257,7 +263,7 @@ impl Ctx {
         let hits = std::mem::take(&mut self.detect.raw_hits);
         let set = self.settings.signatures.clone();
         let common = self.common(flow, ts);
-        self.emit_leak(common, None, &hits, &set, ts, out);
+        self.emit_leak(common, None, None, &hits, &set, ts, out);
         let mut hits = hits;
         hits.clear();
         self.detect.raw_hits = hits;
@@ -267,6 +273,7 @@ impl Ctx {
         &mut self,
         common: crate::record::Common,
         http: Option<HttpRef>,
+        tls: Option<TlsRef>,
         hits: &[PiHit],
         set: &SignatureSet,
         ts: Timestamp,
@@ -280,7 +287,7 @@ impl Ctx {
         *stats.leaks_by_sdk.entry(sdk_id.to_string()).or_insert(0) += 1;
         let fields = PiLeakFields {
             http,
-            tls: None,
+            tls,
             pi: hits.iter().map(|h| set.pi_item(h)).collect(),
             evidence: None,
         };
