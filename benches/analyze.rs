@@ -23,9 +23,13 @@ const CAPTURE_MB: u64 = 64;
 fn capture() -> PathBuf {
     let path = std::env::var_os("LEAKTAP_BENCH_PCAP")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-mixed-{CAPTURE_MB}mb.pcap")));
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-mixed-{CAPTURE_MB}mb.pcap"))
+        });
     if !path.exists() {
-        MixedTraffic::new(5, CAPTURE_MB << 20).write_to_path(&path).expect("generate the bench capture");
+        MixedTraffic::new(5, CAPTURE_MB << 20)
+            .write_to_path(&path)
+            .expect("generate the bench capture");
     }
     path
 }
@@ -62,9 +66,19 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("analyze");
     group.sample_size(10);
     group.throughput(Throughput::Bytes(bytes));
-    group.bench_function("records_only", |b| b.iter(|| analyze(&path, EventSet::default(), None)));
-    let all = EventSet { dns: true, flow: true, http: true, quic: true, tls: true };
-    group.bench_function("all_protocol_records", |b| b.iter(|| analyze(&path, all, None)));
+    group.bench_function("records_only", |b| {
+        b.iter(|| analyze(&path, EventSet::default(), None))
+    });
+    let all = EventSet {
+        dns: true,
+        flow: true,
+        http: true,
+        quic: true,
+        tls: true,
+    };
+    group.bench_function("all_protocol_records", |b| {
+        b.iter(|| analyze(&path, all, None))
+    });
     // PI detection and SDK attribution with every built-in signature, as `analyze` runs.
     let signatures = Arc::new(SignatureSet::embedded().expect("built-in signatures"));
     group.bench_function("with_signatures", |b| {

@@ -288,7 +288,11 @@ fn signatures_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         "PI 类型 PI types:       {} ({} patterns, {} files)",
         c.pi_types, c.pi_patterns, c.pi_files
     )?;
-    writeln!(out, "SDK:                   {} ({} files)", c.sdks, c.sdk_files)?;
+    writeln!(
+        out,
+        "SDK:                   {} ({} files)",
+        c.sdks, c.sdk_files
+    )?;
     writeln!(out, "SDK 域名 SDK domains:   {}", c.sdk_domains)?;
     writeln!(out, "SDK 主机模式 host patterns: {}", c.sdk_host_patterns)?;
     writeln!(out, "SDK 类别 categories:    {}", c.sdk_categories)?;
@@ -305,8 +309,7 @@ fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         Ok(set) => set,
         Err(code) => return Ok(code),
     };
-    let (runtime, sessions) = match setup(args.config.as_deref(), &args.sessions, &signatures)
-    {
+    let (runtime, sessions) = match setup(args.config.as_deref(), &args.sessions, &signatures) {
         Ok(ok) => ok,
         Err(message) => return bad_input(message),
     };

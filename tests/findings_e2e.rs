@@ -34,7 +34,13 @@ fn findings_run(captures: &[PathBuf], sessions: &Arc<SessionSet>, events: &str) 
 }
 
 /// (rule, session, destination, pi_type, refs) of one finding record.
-type Key = (String, Option<String>, Option<String>, Option<String>, Vec<u64>);
+type Key = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Vec<u64>,
+);
 
 /// The keys of the finding records.
 fn finding_keys(chain: &[Record]) -> Vec<Key> {
@@ -227,7 +233,10 @@ fn two_phones_in_one_capture_land_in_their_own_sessions() {
     let records = pipeline(std::slice::from_ref(&pcap), &sessions, "http,dns");
     let mut seen = std::collections::BTreeMap::new();
     // Protocol records only; the PI and SDK records of each phone are checked below.
-    for r in records.iter().filter(|r| matches!(r.event_type.as_str(), "dns" | "http")) {
+    for r in records
+        .iter()
+        .filter(|r| matches!(r.event_type.as_str(), "dns" | "http"))
+    {
         let key = (r.common.flow.src_ip.to_string(), r.event_type.as_str());
         let who = (r.common.session_id.clone(), r.common.consent_phase);
         *seen.entry((key, who)).or_insert(0) += 1;
@@ -250,7 +259,10 @@ fn two_phones_in_one_capture_land_in_their_own_sessions() {
     .collect();
     assert_eq!(seen, expected);
     // Every pi_leak lands in the session of the phone that sent it.
-    for r in records.iter().filter(|r| r.event_type.as_str() == "pi_leak") {
+    for r in records
+        .iter()
+        .filter(|r| r.event_type.as_str() == "pi_leak")
+    {
         let want = match r.common.flow.src_ip.to_string().as_str() {
             "192.0.2.23" => Some("phone-a"),
             "192.0.2.42" => Some("phone-b"),

@@ -28,7 +28,9 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn fixture_dir(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(case)
 }
 
 fn pcap_bytes(frames: &mut [(i64, Vec<u8>)]) -> Vec<u8> {
@@ -42,7 +44,12 @@ fn pcap_bytes(frames: &mut [(i64, Vec<u8>)]) -> Vec<u8> {
 
 /// Writes the capture (and session files), runs `leaktap analyze --format jsonl --events all`,
 /// compares with the golden file and returns the records.
-fn run_case(case: &str, purpose: &str, mut frames: Vec<(i64, Vec<u8>)>, sessions: &[(&str, String)]) -> Vec<Value> {
+fn run_case(
+    case: &str,
+    purpose: &str,
+    mut frames: Vec<(i64, Vec<u8>)>,
+    sessions: &[(&str, String)],
+) -> Vec<Value> {
     let bytes = pcap_bytes(&mut frames);
     let dir = fixture_dir(case);
     let bless = std::env::var_os("LEAKTAP_BLESS").is_some();
@@ -50,14 +57,25 @@ fn run_case(case: &str, purpose: &str, mut frames: Vec<(i64, Vec<u8>)>, sessions
     let input = tmp.path().join("input.pcap");
     std::fs::write(&input, &bytes).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_leaktap"));
-    cmd.args(["analyze", "--format", "jsonl", "--events", "all", "--no-progress"]);
+    cmd.args([
+        "analyze",
+        "--format",
+        "jsonl",
+        "--events",
+        "all",
+        "--no-progress",
+    ]);
     for (name, text) in sessions {
         let path = tmp.path().join(format!("{name}.toml"));
         std::fs::write(&path, text).unwrap();
         cmd.arg("--session").arg(path);
     }
     let out = cmd.arg(&input).output().unwrap();
-    assert!(out.status.success(), "analyze failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "analyze failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
     lines.sort_unstable();
@@ -80,15 +98,26 @@ fn run_case(case: &str, purpose: &str, mut frames: Vec<(i64, Vec<u8>)>, sessions
     } else {
         let committed = std::fs::read(dir.join("input.pcap"))
             .unwrap_or_else(|_| panic!("missing fixture {case}; run with LEAKTAP_BLESS=1"));
-        assert!(committed == bytes, "{case}: the generator no longer produces the committed input.pcap");
+        assert!(
+            committed == bytes,
+            "{case}: the generator no longer produces the committed input.pcap"
+        );
         let expected = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
-        assert_eq!(actual, expected, "{case}: records differ from tests/fixtures/{case}/expected.jsonl");
+        assert_eq!(
+            actual, expected,
+            "{case}: records differ from tests/fixtures/{case}/expected.jsonl"
+        );
     }
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn of_type<'a>(records: &'a [Value], event_type: &str) -> Vec<&'a Value> {
-    records.iter().filter(|r| r["event_type"] == event_type).collect()
+    records
+        .iter()
+        .filter(|r| r["event_type"] == event_type)
+        .collect()
 }
 
 fn http_request() -> Vec<u8> {
@@ -102,7 +131,11 @@ fn http_request() -> Vec<u8> {
 }
 
 fn http_response() -> Vec<u8> {
-    traffic::http_response(200, &[("Content-Type", "application/json")], br#"{"ok":true,"next":"/v1/feed"}"#)
+    traffic::http_response(
+        200,
+        &[("Content-Type", "application/json")],
+        br#"{"ok":true,"next":"/v1/feed"}"#,
+    )
 }
 
 #[test]
@@ -115,7 +148,10 @@ fn one_stream_in_many_segmentations() {
         ("duplicated", Segmentation::fixed(11).duplicate_all()),
         ("overlap_same", Segmentation::fixed(13).overlap(4, true)),
         ("overlap_differs", Segmentation::fixed(13).overlap(4, false)),
-        ("overlap_differs_reordered", Segmentation::fixed(13).overlap(4, false).reverse()),
+        (
+            "overlap_differs_reordered",
+            Segmentation::fixed(13).overlap(4, false).reverse(),
+        ),
         ("gap", Segmentation::fixed(20).drop_with(8, DropMode::Lost)),
     ];
     let mut frames = Vec::new();
@@ -126,7 +162,10 @@ fn one_stream_in_many_segmentations() {
             Endpoint::new(GW_MAC, ip("198.51.100.7"), 80),
         )
         .with_start_micros(T0 + i as i64 * 1_000_000);
-        conv.handshake().client_sends(&http_request(), seg).server_sends(&http_response(), &Segmentation::whole()).close();
+        conv.handshake()
+            .client_sends(&http_request(), seg)
+            .server_sends(&http_response(), &Segmentation::whole())
+            .close();
         frames.extend(conv.take_frames());
     }
     let records = run_case(
@@ -139,7 +178,10 @@ fn one_stream_in_many_segmentations() {
     let https = of_type(&records, "http");
     let flows = of_type(&records, "flow");
     let by_port = |recs: &[&Value], port: u16| -> Value {
-        recs.iter().find(|r| r["flow"]["src_port"] == port).map(|r| (*r).clone()).unwrap_or(Value::Null)
+        recs.iter()
+            .find(|r| r["flow"]["src_port"] == port)
+            .map(|r| (*r).clone())
+            .unwrap_or(Value::Null)
     };
     let reference = by_port(&https, 40_000)["http"].clone();
     assert_eq!(reference["uri"], "/v1/report?uid=1001&page=2");
@@ -152,15 +194,28 @@ fn one_stream_in_many_segmentations() {
             "gap" => {
                 // The hole is skipped and marked; the request is still reported.
                 assert_eq!(http["uri"], reference["uri"], "{name}");
-                let list: Vec<&str> = anomalies.as_array().unwrap().iter().filter_map(|a| a.as_str()).collect();
+                let list: Vec<&str> = anomalies
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|a| a.as_str())
+                    .collect();
                 assert!(list.contains(&"body_gap"), "{name}: {list:?}");
             }
             "overlap_differs_reordered" => {
                 // The altered copy (of request-line bytes) arrives first and first data
                 // wins: the differing overlap is counted, and the altered request line is
                 // refused by the HTTP parser — both visible on the flow.
-                let list: Vec<&str> = anomalies.as_array().unwrap().iter().filter_map(|a| a.as_str()).collect();
-                assert!(list.contains(&"overlap_differs") && list.contains(&"start_line_invalid"), "{list:?}");
+                let list: Vec<&str> = anomalies
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|a| a.as_str())
+                    .collect();
+                assert!(
+                    list.contains(&"overlap_differs") && list.contains(&"start_line_invalid"),
+                    "{list:?}"
+                );
                 assert!(http.is_null());
             }
             _ => assert_eq!(http, reference, "{name} gives a different http record"),
@@ -168,26 +223,41 @@ fn one_stream_in_many_segmentations() {
         if *name == "overlap_differs" {
             // In order, the altered bytes re-send data already delivered: counted as a
             // partial retransmission (delivered bytes are not kept for comparison).
-            assert!(anomalies.as_array().unwrap().iter().any(|a| a == "partial_retransmission"), "{anomalies}");
+            assert!(
+                anomalies
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a == "partial_retransmission"),
+                "{anomalies}"
+            );
         }
     }
 }
 
 #[test]
 fn chunked_gzip_bodies() {
-    let body = br#"{"device":{"model":"LAB-1","os":"android14"},"events":[{"n":"open"},{"n":"scroll"}]}"#;
+    let body =
+        br#"{"device":{"model":"LAB-1","os":"android14"},"events":[{"n":"open"},{"n":"scroll"}]}"#;
     let gz = traffic::gzip(body);
     let mut request = traffic::http_request(
         "POST",
         "log.example.cn",
         "/collect",
-        &[("Content-Type", "application/json"), ("Content-Encoding", "gzip"), ("Transfer-Encoding", "chunked")],
+        &[
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "gzip"),
+            ("Transfer-Encoding", "chunked"),
+        ],
         b"",
     );
     request.extend(traffic::chunked(&gz, &[7, 13, 5, 64]));
     let mut response = traffic::http_response(
         200,
-        &[("Content-Encoding", "gzip"), ("Transfer-Encoding", "chunked")],
+        &[
+            ("Content-Encoding", "gzip"),
+            ("Transfer-Encoding", "chunked"),
+        ],
         b"",
     );
     response.extend(traffic::chunked(&traffic::gzip(b"{\"ok\":1}"), &[3, 100]));
@@ -196,13 +266,25 @@ fn chunked_gzip_bodies() {
         Endpoint::new(GW_MAC, ip("198.51.100.9"), 80),
     )
     .with_start_micros(T0);
-    conv.handshake().client_sends(&request, &Segmentation::fixed(9)).server_sends(&response, &Segmentation::fixed(10)).close();
-    let records = run_case("chunked_gzip", "chunked, gzip-encoded request and response bodies split across segments", conv.take_frames(), &[]);
+    conv.handshake()
+        .client_sends(&request, &Segmentation::fixed(9))
+        .server_sends(&response, &Segmentation::fixed(10))
+        .close();
+    let records = run_case(
+        "chunked_gzip",
+        "chunked, gzip-encoded request and response bodies split across segments",
+        conv.take_frames(),
+        &[],
+    );
     let http = &of_type(&records, "http")[0]["http"];
     assert_eq!(http["method"], "POST");
     assert_eq!(http["request_body_len"], gz.len());
     let flow = &of_type(&records, "flow")[0];
-    assert_eq!(flow["anomalies"], serde_json::json!([]), "decoding the bodies raised anomalies");
+    assert_eq!(
+        flow["anomalies"],
+        serde_json::json!([]),
+        "decoding the bodies raised anomalies"
+    );
 }
 
 #[test]
@@ -217,7 +299,10 @@ fn vlan_and_ipv6_flows() {
         )
         .with_vlan_tags(tags)
         .with_start_micros(T0 + i as i64 * 1_000_000);
-        conv.handshake().client_sends(&http_request(), &Segmentation::fixed(50)).server_sends(&http_response(), &Segmentation::whole()).close();
+        conv.handshake()
+            .client_sends(&http_request(), &Segmentation::fixed(50))
+            .server_sends(&http_response(), &Segmentation::whole())
+            .close();
         frames.extend(conv.take_frames());
     }
     let query = traffic::dns_query(7, "api.example-reader.cn", traffic::RrType::AAAA);
@@ -226,7 +311,10 @@ fn vlan_and_ipv6_flows() {
         &Endpoint::new(PHONE_MAC, phone6, 53_000),
         &Endpoint::new(GW_MAC, ip("2001:db8::53"), 53),
         &[100],
-        &[(Direction::ToServer, &query), (Direction::ToClient, &answer)],
+        &[
+            (Direction::ToServer, &query),
+            (Direction::ToClient, &answer),
+        ],
         T0 - 1_000_000,
         10_000,
     ));
@@ -253,7 +341,15 @@ fn fragmented_ipv4_datagrams() {
     let answer = traffic::dns_response(9, "cdn.example.cn", &addrs);
     let udp = frame::udp(53, 45_000, &answer, resolver, client);
     let datagram = match (resolver, client) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => frame::ipv4(s, d, IpNextHeaderProtocols::Udp, 0x4242, FragmentField::NONE, 64, &udp),
+        (IpAddr::V4(s), IpAddr::V4(d)) => frame::ipv4(
+            s,
+            d,
+            IpNextHeaderProtocols::Udp,
+            0x4242,
+            FragmentField::NONE,
+            64,
+            &udp,
+        ),
         _ => unreachable!(),
     };
     let fragments = frame::fragment_ipv4(&datagram, 200).unwrap();
@@ -261,26 +357,63 @@ fn fragmented_ipv4_datagrams() {
     let query = traffic::dns_query(9, "cdn.example.cn", traffic::RrType::A);
     let mut frames = vec![(
         T0,
-        frame::ethernet(PHONE_MAC, GW_MAC, &[], EtherTypes::Ipv4, &frame::ip_packet(client, resolver, IpNextHeaderProtocols::Udp, 1, &frame::udp(45_000, 53, &query, client, resolver))),
+        frame::ethernet(
+            PHONE_MAC,
+            GW_MAC,
+            &[],
+            EtherTypes::Ipv4,
+            &frame::ip_packet(
+                client,
+                resolver,
+                IpNextHeaderProtocols::Udp,
+                1,
+                &frame::udp(45_000, 53, &query, client, resolver),
+            ),
+        ),
     )];
     // Fragments arrive last-first.
     for (i, frag) in fragments.iter().rev().enumerate() {
-        frames.push((T0 + 1000 + i as i64, frame::ethernet(GW_MAC, PHONE_MAC, &[], EtherTypes::Ipv4, frag)));
+        frames.push((
+            T0 + 1000 + i as i64,
+            frame::ethernet(GW_MAC, PHONE_MAC, &[], EtherTypes::Ipv4, frag),
+        ));
     }
-    let records = run_case("ipv4_fragments", "a DNS answer in an IPv4 datagram fragmented into several pieces arriving in reverse order", frames, &[]);
+    let records = run_case(
+        "ipv4_fragments",
+        "a DNS answer in an IPv4 datagram fragmented into several pieces arriving in reverse order",
+        frames,
+        &[],
+    );
     let dns = of_type(&records, "dns");
-    let answer = dns.iter().find(|r| r["dns"]["type"] == "answer").expect("the reassembled answer");
+    let answer = dns
+        .iter()
+        .find(|r| r["dns"]["type"] == "answer")
+        .expect("the reassembled answer");
     assert_eq!(answer["dns"]["answers"].as_array().unwrap().len(), 40);
     assert_eq!(answer["dns"]["query"], "cdn.example.cn");
 }
 
 #[test]
 fn gre_and_erspan_wrapped_traffic() {
-    let path = TunnelPath { src_mac: [0x02, 0xaa, 0, 0, 0, 1], dst_mac: [0x02, 0xaa, 0, 0, 0, 2], src_ip: ip("10.99.0.1"), dst_ip: ip("10.99.0.2") };
+    let path = TunnelPath {
+        src_mac: [0x02, 0xaa, 0, 0, 0, 1],
+        dst_mac: [0x02, 0xaa, 0, 0, 0, 2],
+        src_ip: ip("10.99.0.1"),
+        dst_ip: ip("10.99.0.2"),
+    };
     let tunnels = vec![
-        Tunnel::Erspan2 { path: path.clone(), session_id: 7 },
-        Tunnel::Erspan3 { path: path.clone(), session_id: 8 },
-        Tunnel::Gre { path: path.clone(), key: Some(0x1234) },
+        Tunnel::Erspan2 {
+            path: path.clone(),
+            session_id: 7,
+        },
+        Tunnel::Erspan3 {
+            path: path.clone(),
+            session_id: 8,
+        },
+        Tunnel::Gre {
+            path: path.clone(),
+            key: Some(0x1234),
+        },
     ];
     let mut frames = Vec::new();
     for (i, tunnel) in tunnels.into_iter().enumerate() {
@@ -290,7 +423,10 @@ fn gre_and_erspan_wrapped_traffic() {
         )
         .with_tunnel(tunnel)
         .with_start_micros(T0 + 60_000_000 + i as i64 * 1_000_000);
-        conv.handshake().client_sends(&http_request(), &Segmentation::fixed(64)).server_sends(&http_response(), &Segmentation::whole()).close();
+        conv.handshake()
+            .client_sends(&http_request(), &Segmentation::fixed(64))
+            .server_sends(&http_response(), &Segmentation::whole())
+            .close();
         frames.extend(conv.take_frames());
     }
     // Matched by the inner (mirrored) MAC only: the phone's address is not in the session.
@@ -298,9 +434,15 @@ fn gre_and_erspan_wrapped_traffic() {
     let records = run_case("gre_erspan", "HTTP mirrored through ERSPAN II and III (inner Ethernet) and plain GRE (inner IP); the session matches the inner MAC", frames, &[("phone", session)]);
     let https = of_type(&records, "http");
     assert_eq!(https.len(), 3);
-    let erspan: Vec<_> = https.iter().filter(|r| r["flow"]["src_port"] != 43_002).collect();
+    let erspan: Vec<_> = https
+        .iter()
+        .filter(|r| r["flow"]["src_port"] != 43_002)
+        .collect();
     for r in erspan {
-        assert_eq!(r["session_id"], "phone", "ERSPAN keeps the phone's MAC: {r}");
+        assert_eq!(
+            r["session_id"], "phone",
+            "ERSPAN keeps the phone's MAC: {r}"
+        );
         assert_eq!(r["consent_phase"], "after_consent");
         assert_eq!(r["device"]["mac"], "02:1a:2b:3c:4d:5e");
     }
@@ -309,19 +451,52 @@ fn gre_and_erspan_wrapped_traffic() {
 #[test]
 fn quic_initials_rfc_vectors() {
     let mut frames = Vec::new();
-    for (i, file) in ["rfc9001_a2_client_initial.hex", "rfc9369_a2_client_initial.hex"].iter().enumerate() {
-        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/proto/quic/testdata").join(file)).unwrap();
-        let hex: String = text.lines().filter(|l| !l.starts_with('#')).flat_map(|l| l.split_whitespace()).collect();
-        let packet: Vec<u8> = (0..hex.len()).step_by(2).map(|j| u8::from_str_radix(&hex[j..j + 2], 16).unwrap()).collect();
+    for (i, file) in [
+        "rfc9001_a2_client_initial.hex",
+        "rfc9369_a2_client_initial.hex",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("src/proto/quic/testdata")
+                .join(file),
+        )
+        .unwrap();
+        let hex: String = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .flat_map(|l| l.split_whitespace())
+            .collect();
+        let packet: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|j| u8::from_str_radix(&hex[j..j + 2], 16).unwrap())
+            .collect();
         let (c, s) = (ip("192.0.2.23"), ip("198.51.100.44"));
         let udp = frame::udp(50_000 + i as u16, 443, &packet, c, s);
-        frames.push((T0 + i as i64 * 1000, frame::ethernet(PHONE_MAC, GW_MAC, &[], EtherTypes::Ipv4, &frame::ip_packet(c, s, IpNextHeaderProtocols::Udp, 1, &udp))));
+        frames.push((
+            T0 + i as i64 * 1000,
+            frame::ethernet(
+                PHONE_MAC,
+                GW_MAC,
+                &[],
+                EtherTypes::Ipv4,
+                &frame::ip_packet(c, s, IpNextHeaderProtocols::Udp, 1, &udp),
+            ),
+        ));
     }
     let records = run_case("quic_initial", "the client Initial packets of RFC 9001 Appendix A.2 (QUIC v1) and RFC 9369 Appendix A.2 (v2)", frames, &[]);
     let quic = of_type(&records, "quic");
     assert_eq!(quic.len(), 2);
-    let versions: Vec<&str> = quic.iter().map(|r| r["quic"]["version"].as_str().unwrap()).collect();
-    assert!(versions.contains(&"v1") && versions.contains(&"v2"), "{versions:?}");
+    let versions: Vec<&str> = quic
+        .iter()
+        .map(|r| r["quic"]["version"].as_str().unwrap())
+        .collect();
+    assert!(
+        versions.contains(&"v1") && versions.contains(&"v2"),
+        "{versions:?}"
+    );
     for r in quic {
         assert_eq!(r["quic"]["sni"], "example.com");
         assert_eq!(r["host"], "example.com");

@@ -331,14 +331,20 @@ fn attempt(
                 }
             }
             Some("pi_leak") => {
-                let phone = v["pi"].as_array().into_iter().flatten().any(|p| p["type"] == "phone_number");
+                let phone = v["pi"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["type"] == "phone_number");
                 leak_decrypted |= phone && v["tls"]["decrypted"].as_bool() == Some(true);
             }
             _ => {}
         }
     }
     if !leak_decrypted {
-        return Err(format!("no pi_leak with the phone number inside decrypted TLS; leaktap said:\n{stdout}"));
+        return Err(format!(
+            "no pi_leak with the phone number inside decrypted TLS; leaktap said:\n{stdout}"
+        ));
     }
     let Some((uri, _, app_proto)) = found else {
         return Err(format!(

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::decode;
-use crate::evidence;
 use crate::detect;
+use crate::evidence;
 use crate::finding;
 use crate::flow::FlowLimits;
 use crate::pipeline::Settings;
@@ -246,7 +246,6 @@ pub struct RawStore {
     pub log_fsync: Option<bool>,
 }
 
-
 /// `[tls]`: TLS decryption with key logs.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -460,7 +459,10 @@ impl Runtime {
         }
         if let Some(v) = h2.max_header_block_bytes {
             if v < 1024 {
-                return Err(invalid("http2.max_header_block_bytes", "must be at least 1024"));
+                return Err(invalid(
+                    "http2.max_header_block_bytes",
+                    "must be at least 1024",
+                ));
             }
             proto.http2.max_header_block_bytes = v;
         }
@@ -511,8 +513,20 @@ impl Runtime {
         let mut det = detect::Limits::default();
         let d = &raw.detect;
         for (value, key, min, max, slot) in [
-            (d.max_fields, "detect.max_fields", 1, usize::MAX, &mut det.max_fields),
-            (d.max_json_depth, "detect.max_json_depth", 1, 64, &mut det.max_json_depth),
+            (
+                d.max_fields,
+                "detect.max_fields",
+                1,
+                usize::MAX,
+                &mut det.max_fields,
+            ),
+            (
+                d.max_json_depth,
+                "detect.max_json_depth",
+                1,
+                64,
+                &mut det.max_json_depth,
+            ),
             (
                 d.max_decoded_bytes,
                 "detect.max_decoded_bytes",
@@ -520,7 +534,13 @@ impl Runtime {
                 usize::MAX,
                 &mut det.max_decoded_bytes,
             ),
-            (d.max_hits, "detect.max_hits", 1, usize::MAX, &mut det.max_hits),
+            (
+                d.max_hits,
+                "detect.max_hits",
+                1,
+                usize::MAX,
+                &mut det.max_hits,
+            ),
             (
                 d.raw_window_bytes,
                 "detect.raw_window_bytes",
@@ -756,9 +776,12 @@ mod tests {
         assert_eq!(rt.proto.http2.max_header_block_bytes, 4096);
         assert_eq!(rt.proto.http2.max_hpack_table_bytes, 8192);
         assert_eq!(rt.proto.http2.http.max_headers, 50);
-        let err = parse("[http2]\nmax_hpack_table_bytes = 100\n", Path::new("t.toml"))
-            .unwrap_err()
-            .to_string();
+        let err = parse(
+            "[http2]\nmax_hpack_table_bytes = 100\n",
+            Path::new("t.toml"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("http2.max_hpack_table_bytes"), "{err}");
     }
 

@@ -19,7 +19,7 @@ use crate::capture::Timestamp;
 use crate::detect::{self, Detector, PiHit, SignatureSet};
 use crate::flow::Flow;
 use crate::proto::http::Request;
-use crate::record::{Body, EventType, HttpRef, PiLeakFields, TlsRef, Record, SdkContactFields};
+use crate::record::{Body, EventType, HttpRef, PiLeakFields, Record, SdkContactFields, TlsRef};
 
 /// Bytes of a raw stream kept from the previous chunk so that a value split across two
 /// segments is still seen whole; longer than any identifier pattern except email.
@@ -225,7 +225,10 @@ impl Ctx {
             // An HTTP request inside a TLS flow was decrypted with the lab's keys.
             let tls = (common.app_proto == crate::proto::AppProto::Tls).then(|| TlsRef {
                 sni: flow.state_data.sni.clone(),
-                version: flow.state_data.tls_version.map(|v| crate::proto::tls::version_name(v).to_string()),
+                version: flow
+                    .state_data
+                    .tls_version
+                    .map(|v| crate::proto::tls::version_name(v).to_string()),
                 decrypted: true,
             });
             self.emit_leak(common, Some(http), tls, &hits, &set, ts, out);

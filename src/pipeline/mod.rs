@@ -671,7 +671,12 @@ impl Ctx {
 
     /// As [`Ctx::common`] with `host` instead of the flow's (HTTP Host, else SNI, else the
     /// name the client resolved); the SDK and third-party flags follow the host.
-    fn common_with_host(&self, flow: &Flow<FlowData>, ts: Timestamp, host: Option<String>) -> Common {
+    fn common_with_host(
+        &self,
+        flow: &Flow<FlowData>,
+        ts: Timestamp,
+        host: Option<String>,
+    ) -> Common {
         let data = &flow.state_data;
         let host = host.or_else(|| {
             data.http_host

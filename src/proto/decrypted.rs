@@ -60,7 +60,13 @@ struct Http2 {
 }
 
 impl PlaintextApp for Http2 {
-    fn on_data(&mut self, dir: Direction, data: &[u8], stats: &mut ProtoStats, events: &mut Vec<AppEvent>) {
+    fn on_data(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        stats: &mut ProtoStats,
+        events: &mut Vec<AppEvent>,
+    ) {
         self.flow.on_data(dir, data, &mut self.scratch);
         drain_http2(&mut self.scratch, stats, events);
     }

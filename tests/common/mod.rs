@@ -181,7 +181,8 @@ pub fn pipeline(captures: &[PathBuf], sessions: &Arc<SessionSet>, events: &str) 
     let mut settings = runtime.pipeline_settings();
     settings.events = EventSet::parse(events).expect("events");
     if REAL_DETECTION {
-        settings.signatures = Arc::new(leaktap::detect::SignatureSet::embedded().expect("built-in signatures"));
+        settings.signatures =
+            Arc::new(leaktap::detect::SignatureSet::embedded().expect("built-in signatures"));
     }
     let names = Arc::new(ResolvedNames::new(
         runtime.dns_names_max_entries,

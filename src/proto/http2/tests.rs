@@ -1147,6 +1147,9 @@ fn body_streams_cap_counts_without_keeping() {
     assert!(reqs[0].body_truncated);
     assert_eq!(reqs[1].body, b"kept");
     assert!(!reqs[1].body_truncated);
-    let tx = transactions(&ev).into_iter().find(|t| t.uri == "/b3").unwrap();
+    let tx = transactions(&ev)
+        .into_iter()
+        .find(|t| t.uri == "/b3")
+        .unwrap();
     assert_eq!(tx.request_body_len, 8);
 }

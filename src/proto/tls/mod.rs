@@ -32,15 +32,15 @@ pub mod fingerprint;
 pub mod parser;
 pub mod state;
 
+pub use decrypt::{
+    DecryptCtx, DecryptLimits, DecryptStats, OpaqueReason, Status as DecryptStatus, TlsSink,
+};
 pub use fingerprint::{is_grease, ja3_string, ja4, md5_hex, Transport};
 pub use parser::{
     parse_client_hello, parse_handshake_header, parse_record_header, parse_server_hello, probe,
     AlpnIter, CipherSuite, ClientHello, ContentType, Extension, ExtensionIter, ExtensionType,
     HandshakeHeader, HandshakeType, ProtocolVersion, RecordHeader, ServerHello, U16List,
     U16ListIter,
-};
-pub use decrypt::{
-    DecryptCtx, DecryptLimits, DecryptStats, OpaqueReason, Status as DecryptStatus, TlsSink,
 };
 pub use state::{TlsEvent, TlsFlow, TlsSummary};
 

@@ -8,14 +8,14 @@
 //! Memory: at most `max_handshake_bytes` per direction, released when the
 //! direction leaves `Handshake`.
 
+use super::decrypt::{
+    DecryptCtx, DecryptLimits, DecryptStats, FlowDecrypt, OpaqueReason, Status, TlsSink,
+};
 use super::fingerprint::{ja3_string, ja4, md5_hex, Transport};
 use super::parser::{
     parse_client_hello, parse_handshake_header, parse_record_header, parse_server_hello,
     CipherSuite, ClientHello, ContentType, HandshakeHeader, HandshakeType, ProtocolVersion,
     RecordHeader,
-};
-use super::decrypt::{
-    DecryptCtx, DecryptLimits, DecryptStats, FlowDecrypt, OpaqueReason, Status, TlsSink,
 };
 use super::{Limits, TlsAnomaly, TlsStats};
 use crate::flow::Direction;
